@@ -1,0 +1,58 @@
+# spotify-audiences: run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+N ?= 1000000
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+.PHONY: demo
+demo: $(STAMP) ## Build the demo audiences on DuckDB and sync them to the local Spotify sandbox
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+.PHONY: lint
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: dbt-build
+dbt-build: $(STAMP) ## dbt build (models, data tests, unit tests) on the local DuckDB target
+	PATH="$(CURDIR)/$(BIN):$$PATH" dbt build --profiles-dir . --target local
+
+.PHONY: pytest
+pytest: $(STAMP) ## The Python test suite
+	$(BIN)/pytest
+
+.PHONY: test
+test: lint dbt-build pytest ## Everything CI runs: lint, dbt build, pytest
+
+.PHONY: lock
+lock: ## Re-resolve the dependencies and rewrite constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ head -n 2 constraints.txt; .lock-venv/bin/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
+	rm -rf .lock-venv
+
+.PHONY: clean
+clean: ## Remove build output (keeps .venv)
+	rm -rf target logs .pytest_cache .ruff_cache
