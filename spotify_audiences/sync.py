@@ -1,0 +1,302 @@
+"""The mirror sync: each audience in the mart replaces the whole list of its Spotify audience.
+
+Per audience, in this order: check the name, stream the file out of the warehouse, check its
+size (nothing has touched the network yet), then find the audience (a configured id wins; else
+the one audience with exactly that name; else a new one), upload, and create it if it is new.
+A failure at any step leaves the Spotify audience as it was: the list is replaced only when the
+upload completes, and a new audience is created only after its file is fully uploaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spotify_audiences.ads import AdsClient
+from spotify_audiences.auth import AccessTokens, RefreshTokenSink
+from spotify_audiences.config import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_FILE_BYTES,
+    MIN_IDENTIFIERS,
+    SpotifySettings,
+    validate_audience_name,
+    validate_uuid,
+)
+from spotify_audiences.errors import (
+    EXIT_OK,
+    AmbiguousAudienceError,
+    NetworkError,
+    NotFoundError,
+    RefusedError,
+    SpotifyApiError,
+    SpotifyAudiencesError,
+    WarehouseError,
+)
+from spotify_audiences.export import ExportResult, write_audience_csv
+from spotify_audiences.transport import Clock, Deadline, RetryPolicy, SystemClock, Transport
+from spotify_audiences.upload import ResumableUploader
+from spotify_audiences.warehouse import MartReader
+
+log = logging.getLogger(__name__)
+
+CREATED = "created"
+REPLACED = "replaced"
+DRY_RUN = "dry_run"
+FAILED = "failed"
+REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How to sync; every field has the safe default."""
+
+    min_identifiers: int = MIN_IDENTIFIERS
+    max_file_bytes: int = MAX_FILE_BYTES
+    audience_ids: Mapping[str, str] = field(default_factory=dict)
+    dry_run_dir: Path | None = None
+    description: str | None = None
+
+
+@dataclass
+class AudienceResult:
+    """What happened to one audience; also the JSON line of ``sync --json``."""
+
+    audience_name: str
+    action: str
+    audience_id: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    sha256: str | None = None
+    upload_id: str | None = None
+    file: str | None = None
+    error: str | None = None
+    error_class: str | None = None
+    sp_trace_id: str | None = None
+    exit_code: int = EXIT_OK
+
+    @property
+    def ok(self) -> bool:
+        """Whether the audience synced (or, in a dry run, its file was written)."""
+        return self.action in (CREATED, REPLACED, DRY_RUN)
+
+    @property
+    def identifiers(self) -> int:
+        """Identifiers in the file."""
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with no raw identifiers, tokens or URLs in it."""
+        return asdict(self)
+
+
+def slugify(name: str) -> str:
+    """A file-name-safe form of an audience name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "audience"
+
+
+class MirrorSync:
+    """Syncs audiences from a :class:`MartReader` to Spotify (or to files, in a dry run)."""
+
+    def __init__(
+        self,
+        reader: MartReader,
+        *,
+        settings: SpotifySettings,
+        client: AdsClient | None = None,
+        uploader: ResumableUploader | None = None,
+        options: SyncOptions | None = None,
+    ) -> None:
+        self._reader = reader
+        self._settings = settings
+        self._client = client
+        self._uploader = uploader
+        self.options = options or SyncOptions()
+        if self.options.dry_run_dir is None and (client is None or uploader is None):
+            raise ValueError("a sync that is not a dry run needs a client and an uploader")
+        for name, audience_id in self.options.audience_ids.items():
+            validate_uuid(audience_id, what=f"The audience id configured for {name!r}")
+
+    def run(self, audience_names: Sequence[str] | None = None) -> list[AudienceResult]:
+        """Sync the named audiences, or every audience in the mart."""
+        available = self._reader.audience_names()
+        if audience_names:
+            unknown = [n for n in audience_names if n not in available]
+            if unknown:
+                raise WarehouseError(
+                    "Not in the mart: "
+                    + ", ".join(repr(n) for n in unknown)
+                    + (
+                        ". Audiences built: " + ", ".join(repr(n) for n in available) + "."
+                        if available
+                        else ". The mart is empty: check the members input and run `dbt build`."
+                    )
+                )
+            names = list(dict.fromkeys(audience_names))
+        else:
+            names = available
+        if not names:
+            raise WarehouseError(
+                "The mart holds no audience: check the members input and run `dbt build`."
+            )
+        with tempfile.TemporaryDirectory(prefix="spotify-audiences-") as scratch:
+            return [self.sync_one(name, Path(scratch)) for name in names]
+
+    def sync_one(self, name: str, scratch: Path) -> AudienceResult:
+        """Sync one audience; never raises for a failure of that audience, reports it."""
+        result = AudienceResult(audience_name=name, action=FAILED)
+        try:
+            self._sync(name, scratch, result)
+        except SpotifyAudiencesError as exc:
+            result.action = REFUSED if isinstance(exc, RefusedError) else FAILED
+            result.error = str(exc)
+            result.error_class = type(exc).__name__
+            result.exit_code = exc.exit_code
+            if isinstance(exc, SpotifyApiError):
+                result.sp_trace_id = exc.sp_trace_id
+            log.warning("%s: %s", name, exc)
+        return result
+
+    def _sync(self, name: str, scratch: Path, result: AudienceResult) -> None:
+        validate_audience_name(name)
+        result.rejected = self._reader.rejects(name)
+        directory = self.options.dry_run_dir or scratch
+        export = write_audience_csv(
+            self._reader.identifier_batches(name), directory / f"{slugify(name)}.csv"
+        )
+        result.counts, result.bytes, result.sha256 = export.counts, export.bytes, export.sha256
+        self._check_size(name, export)
+        if self.options.dry_run_dir is not None:
+            result.action = DRY_RUN
+            result.file = str(export.path)
+            return
+        assert self._client is not None and self._uploader is not None
+        account = self._settings.account_id
+        audience_id = self._existing_audience_id(account, name)
+        if audience_id is not None:
+            target = self._client.replace_upload_url(account, audience_id)
+            result.upload_id = target.id
+            self._uploader.upload(target.upload_url, export.path)
+            result.action, result.audience_id = REPLACED, audience_id
+            log.info("%s: replaced the list of audience %s", name, audience_id)
+            return
+        target = self._client.create_upload_url(account)
+        result.upload_id = target.id
+        self._uploader.upload(target.upload_url, export.path)
+        created = self._create(account, name, target.id)
+        result.action, result.audience_id = CREATED, str(created.get("id") or target.id)
+        log.info("%s: created audience %s", name, result.audience_id)
+
+    def _check_size(self, name: str, export: ExportResult) -> None:
+        if export.identifiers < self.options.min_identifiers:
+            raise RefusedError(
+                f"{name!r} has {export.identifiers} hashed identifiers; Spotify needs at least "
+                f"{self.options.min_identifiers} per upload. Nothing was sent.",
+                hint="Check the members input and the rejects model, or lower "
+                "--min-identifiers if your agreement with Spotify allows it.",
+            )
+        if export.bytes > self.options.max_file_bytes:
+            raise RefusedError(
+                f"{name!r} makes a {export.bytes:,}-byte file; Spotify accepts at most "
+                f"{self.options.max_file_bytes:,} bytes per upload. Nothing was sent.",
+                hint="Split the audience into smaller segments.",
+            )
+
+    def _existing_audience_id(self, account: str, name: str) -> str | None:
+        configured = self.options.audience_ids.get(name)
+        if configured:
+            return configured.strip().lower()
+        assert self._client is not None
+        matches = self._client.find_audiences_named(account, name)
+        if len(matches) > 1:
+            ids = ", ".join(str(a.get("id")) for a in matches)
+            raise AmbiguousAudienceError(
+                f"{len(matches)} audiences in the ad account are named {name!r} ({ids}).",
+                hint="Say which one to replace with --audience-id "
+                f"{name!r}=<id>, or rename the others in Ads Manager.",
+            )
+        return str(matches[0]["id"]) if matches else None
+
+    def _create(self, account: str, name: str, upload_id: str) -> dict[str, Any]:
+        """Create the audience; after an unclear outcome, look before trying again."""
+        assert self._client is not None
+        try:
+            return self._client.create_audience(
+                account, name=name, upload_id=upload_id, description=self.options.description
+            )
+        except NetworkError as exc:
+            log.info("%s: the create call's outcome is unknown (%s); looking it up", name, exc)
+        found = self._find_created(account, name, upload_id)
+        if found is not None:
+            log.info("%s: the audience was created after all", name)
+            return found
+        return self._client.create_audience(
+            account, name=name, upload_id=upload_id, description=self.options.description
+        )
+
+    def _find_created(self, account: str, name: str, upload_id: str) -> dict[str, Any] | None:
+        assert self._client is not None
+        try:
+            return self._client.get_audience(account, upload_id)
+        except NotFoundError:
+            pass
+        matches = self._client.find_audiences_named(account, name)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise AmbiguousAudienceError(
+                f"{len(matches)} audiences are named {name!r} after an interrupted create.",
+                hint="Delete the extra one in Ads Manager and run the sync again.",
+            )
+        return None
+
+
+@dataclass
+class SpotifyConnection:
+    """The client pieces for one sync, sharing one transport and one deadline."""
+
+    transport: Transport
+    client: AdsClient
+    uploader: ResumableUploader
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.transport.close()
+
+
+def connect(
+    settings: SpotifySettings,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    deadline_seconds: float | None = None,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+    sink: RefreshTokenSink | None = None,
+) -> SpotifyConnection:
+    """Build the Ads API client and the uploader from validated settings."""
+    settings.validated(require_credentials=True)
+    clock = clock or SystemClock()
+    transport = Transport(
+        timeout=timeout, retry=retry, clock=clock, deadline=Deadline(deadline_seconds, clock)
+    )
+    assert settings.client_id is not None and settings.refresh_token is not None
+    tokens = AccessTokens(
+        transport,
+        accounts_url=settings.accounts_url,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        refresh_token=settings.refresh_token,
+        sink=sink,
+    )
+    return SpotifyConnection(
+        transport=transport,
+        client=AdsClient(transport, tokens, base_url=settings.ads_api_url),
+        uploader=ResumableUploader(transport, chunk_size=chunk_size),
+    )
