@@ -1,0 +1,83 @@
+"""Test helpers: the real dbt build and the real CLI, run as a user would run them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEMO_CSV = ROOT / "data" / "demo_audience_members.csv"
+
+
+@dataclass
+class Build:
+    """One dbt build into its own DuckDB file."""
+
+    duckdb: Path
+    target_path: Path
+    result: subprocess.CompletedProcess
+
+    def env(self) -> dict[str, str]:
+        return {"SPOTIFY_AUDIENCES_DUCKDB": str(self.duckdb)}
+
+
+def dbt_build(
+    workdir: Path, members_csv: Path | None = None, *, extra_vars: str = "", check: bool = True
+) -> Build:
+    """Run the real `dbt build` on the local DuckDB target, isolated in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    duckdb_path = workdir / "audiences.duckdb"
+    target_path = workdir / "target"
+    env = {**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(duckdb_path)}
+    args = [
+        str(BIN / "dbt"),
+        "build",
+        "--profiles-dir",
+        str(ROOT),
+        "--project-dir",
+        str(ROOT),
+        "--target",
+        "local",
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(workdir / "logs"),
+    ]
+    dbt_vars = []
+    if members_csv is not None:
+        dbt_vars.append(f"audience_members_csv: '{members_csv}'")
+    if extra_vars:
+        dbt_vars.append(extra_vars)
+    if dbt_vars:
+        args += ["--vars", "{" + ", ".join(dbt_vars) + "}"]
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return Build(duckdb=duckdb_path, target_path=target_path, result=result)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300):
+    """Run the installed `spotify-audiences` console script as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(BIN / "spotify-audiences"), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def require_tool(name: str) -> None:
+    """Skip when a command is not installed."""
+    import pytest
+
+    if shutil.which(name) is None and not (BIN / name).exists():
+        pytest.skip(f"{name} is not installed")
