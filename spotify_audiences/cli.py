@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -11,14 +12,18 @@ from pathlib import Path
 import click
 
 from spotify_audiences import __version__, logs
+from spotify_audiences.auth import RefreshTokenSink
 from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
     MIN_IDENTIFIERS,
+    Secret,
     SpotifySettings,
+    check_endpoint,
 )
-from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, SpotifyAudiencesError
+from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
+from spotify_audiences.login import DEFAULT_PORT, TokenStore
 from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import open_mart_reader
 
@@ -36,6 +41,38 @@ def _parse_audience_ids(pairs: Sequence[str]) -> dict[str, str]:
             raise click.BadParameter(f"expected NAME=AUDIENCE_ID, got {pair!r}")
         ids[name] = audience_id
     return ids
+
+
+_token_file_option = click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SPOTIFY_AUDIENCES_TOKEN_FILE",
+    help="Where `login` keeps the refresh token "
+    "(default: $XDG_CONFIG_HOME/spotify-audiences/token.json).",
+)
+
+
+class _EnvWarningSink:
+    """A rotated refresh token cannot be written back into an environment variable."""
+
+    def save(self, refresh_token: Secret) -> None:
+        click.echo(
+            "warning: Spotify rotated the refresh token; the old one in SPOTIFY_REFRESH_TOKEN may "
+            "stop working. Run `spotify-audiences login --print` and update the variable.",
+            err=True,
+        )
+
+
+def _with_stored_token(
+    settings: SpotifySettings, store: TokenStore
+) -> tuple[SpotifySettings, RefreshTokenSink]:
+    """The env var wins; else the token saved by `login`, which also receives rotations."""
+    if settings.refresh_token is not None:
+        return settings, _EnvWarningSink()
+    stored = store.load()
+    if stored is None:
+        return settings, store
+    return dataclasses.replace(settings, refresh_token=stored), store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +144,7 @@ def main(verbose: int, quiet: bool) -> None:
 )
 @click.option("--deadline", type=float, help="Seconds for the whole sync, waits included.")
 @click.option("--description", help="Description for audiences this sync creates (≤ 80 chars).")
+@_token_file_option
 def sync(
     project_dir: Path,
     profiles_dir: Path | None,
@@ -121,6 +159,7 @@ def sync(
     timeout: float,
     deadline: float | None,
     description: str | None,
+    token_file: Path | None,
 ) -> None:
     """Sync each audience of the mart (or only --audience ones) to Spotify.
 
@@ -139,9 +178,14 @@ def sync(
         settings = SpotifySettings.from_env()
         connection = None
         if dry_run_dir is None:
+            settings, sink = _with_stored_token(settings, TokenStore(token_file))
             settings.validated(require_credentials=True)
             connection = connect(
-                settings, timeout=timeout, chunk_size=chunk_size, deadline_seconds=deadline
+                settings,
+                timeout=timeout,
+                chunk_size=chunk_size,
+                deadline_seconds=deadline,
+                sink=sink,
             )
         reader = open_mart_reader(project_dir, profiles_dir, target)
         try:
@@ -227,3 +271,82 @@ def sandbox(host: str, port: int, env_file: Path | None) -> None:
         sys.stdout.flush()
 
     serve_forever(host, port, on_ready=ready)
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=int,
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Loopback port of the redirect URI http://127.0.0.1:PORT/callback (0: any free port).",
+)
+@click.option("--pkce", is_flag=True, help="Use PKCE (S256); implied without a client secret.")
+@click.option(
+    "--print",
+    "print_token",
+    is_flag=True,
+    help="Print the refresh token once (for an env var or a Snowflake secret); do not save it.",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@_token_file_option
+def login(
+    port: int,
+    pkce: bool,
+    print_token: bool,
+    no_browser: bool,
+    timeout: float,
+    token_file: Path | None,
+) -> None:
+    """Authorize this tool with your Spotify account and keep the refresh token.
+
+    Needs SPOTIFY_CLIENT_ID (and SPOTIFY_CLIENT_SECRET unless --pkce). Register the printed
+    redirect URI in your app on developer.spotify.com first.
+    """
+    from spotify_audiences import login as oauth
+    from spotify_audiences.transport import Transport
+
+    settings = SpotifySettings.from_env()
+    try:
+        if not settings.client_id:
+            raise ConfigError("Set SPOTIFY_CLIENT_ID to your app's client id to log in.")
+        if settings.client_secret is None and not pkce:
+            raise ConfigError("Set SPOTIFY_CLIENT_SECRET, or use --pkce for an app without one.")
+        check_endpoint(settings.accounts_url, what="SPOTIFY_ACCOUNTS_URL")
+        with Transport(timeout=60) as transport:
+            token = oauth.login(
+                transport,
+                accounts_url=settings.accounts_url,
+                client_id=settings.client_id,
+                client_secret=None if pkce else settings.client_secret,
+                port=port,
+                use_pkce=pkce,
+                open_browser=not no_browser,
+                timeout=timeout,
+                show=lambda line: click.echo(line, err=print_token),
+            )
+    except SpotifyAudiencesError as exc:
+        _fail(exc)
+        return
+    if print_token:
+        click.echo(token.reveal())
+        click.echo(
+            "Store it as SPOTIFY_REFRESH_TOKEN or in a Snowflake secret; it is not saved here.",
+            err=True,
+        )
+        return
+    store = TokenStore(token_file)
+    store.save(token)
+    click.echo(f"Logged in. Refresh token saved to {store.path} (mode 0600).")
+
+
+@main.command()
+@_token_file_option
+def logout(token_file: Path | None) -> None:
+    """Delete the refresh token saved by `login`."""
+    store = TokenStore(token_file)
+    if store.delete():
+        click.echo(f"Removed {store.path}.")
+    else:
+        click.echo(f"No saved token at {store.path}.")
