@@ -1,0 +1,21 @@
+with
+
+identifiers as (
+
+    select * from {{ ref('int_audience_identifiers_normalized') }}
+
+),
+
+final as (
+
+    select distinct
+        audience_name,
+        identifier_type,
+        identifier_sha256
+
+    from identifiers
+    where is_valid
+
+)
+
+select * from final
