@@ -79,6 +79,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body leave in separate writes; without this, Nagle's algorithm and the
+        # peer's delayed ACK add ~40 ms to every response.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sandbox._track(self.connection, add=True)
 
     def finish(self) -> None:
