@@ -177,14 +177,15 @@ class FaultBook:
             return [rule.to_dict() for rule in self._rules]
 
     def take(self, method: str, path: str) -> Fault | None:
-        """Consume and return the first rule that fires for this request, if any."""
+        """The rule that fires for this request, if any; only the first matching rule counts."""
         with self._lock:
             for rule in list(self._rules):
                 if not rule.applies_to(method, path):
                     continue
                 if rule.skip:
+                    # The first matching rule decides, even when it lets this request through.
                     rule.skip -= 1
-                    continue
+                    return None
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times == 0:
