@@ -8,7 +8,7 @@ from .config import (
     DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
-from .server import Sandbox, serve_forever
+from .server import Sandbox, export_lines, serve_forever
 
 __all__ = [
     "DEFAULT_AD_ACCOUNT_ID",
@@ -18,5 +18,6 @@ __all__ = [
     "DEFAULT_REFRESH_TOKEN",
     "Sandbox",
     "SandboxConfig",
+    "export_lines",
     "serve_forever",
 ]

@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import shlex
 import signal
 import socket
 import struct
@@ -193,6 +194,7 @@ class Sandbox:
         self._store: Store | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -213,6 +215,7 @@ class Sandbox:
         server.sandbox = self
         self._store = store
         self._server = server
+        self._bound_port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -269,10 +272,10 @@ class Sandbox:
 
     @property
     def port(self) -> int:
-        """The port the sandbox listens on."""
-        if self._server is None:
+        """The port the sandbox listens (or listened) on."""
+        if self._bound_port is None:
             raise RuntimeError("the sandbox is not started")
-        return int(self._server.server_address[1])
+        return self._bound_port
 
     @property
     def url(self) -> str:
@@ -463,6 +466,11 @@ class Sandbox:
                 store.set_refresh_token_state(token, fault.params["reason"])
         description = f"Refresh token {fault.params['reason']}"
         return oauth_error(400, "invalid_grant", description)
+
+
+def export_lines(sandbox: Sandbox) -> list[str]:
+    """``export NAME=value`` shell lines for :meth:`Sandbox.env`."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in sandbox.env().items()]
 
 
 def serve_forever(
