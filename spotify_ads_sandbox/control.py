@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +61,11 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
             return json_response(200, {"changed": changed})
         if method == "GET" and (match := _AUDIENCE_FILE.fullmatch(path)):
             try:
-                data = sandbox.audience_file(match.group(1).lower())
+                handle = sandbox.store.open_file(match.group(1).lower())
             except KeyError:
                 return _error(404, "no such audience")
-            return Response(200, data, [], "text/csv")
+            length = os.fstat(handle.fileno()).st_size
+            return Response(200, b"", [], "text/csv", stream=handle, stream_length=length)
         if method == "POST" and (match := _AUDIENCE_LIVE.fullmatch(path)):
             body = _json(request)
             if not isinstance(body, dict) or not isinstance(body.get("live"), bool):

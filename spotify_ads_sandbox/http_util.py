@@ -144,6 +144,9 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = None
     drop: bool = False
+    # A file to send after ``body`` instead of it (large payloads stay on disk).
+    stream: IO[bytes] | None = None
+    stream_length: int = 0
 
     def with_headers(self, headers: list[tuple[str, str]]) -> Response:
         """Add headers and return self."""

@@ -22,6 +22,7 @@ from . import accounts, ads_api, control, gcs
 from .config import SandboxConfig
 from .faults import Fault, FaultBook, parse_faults
 from .http_util import (
+    BLOCK_SIZE,
     BodyReader,
     Request,
     Response,
@@ -141,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         response = self.server.sandbox._handle(request)
         if response.drop or body.truncated:
+            if response.stream is not None:
+                response.stream.close()
             self._drop()
             return
         if not body.done:
@@ -148,19 +151,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _send(self, response: Response) -> None:
+        stream = response.stream
         try:
             self.send_response(response.status)
             for name, value in response.headers:
                 self.send_header(name, value)
             if response.content_type:
                 self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            length = response.stream_length if stream else len(response.body)
+            self.send_header("Content-Length", str(length))
             self.end_headers()
-            if self.command != "HEAD" and response.body:
-                self.wfile.write(response.body)
+            if self.command != "HEAD":
+                if stream is not None:
+                    while block := stream.read(BLOCK_SIZE):
+                        self.wfile.write(block)
+                elif response.body:
+                    self.wfile.write(response.body)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
+        finally:
+            if stream is not None:
+                stream.close()
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .config import SandboxConfig
 from .listfile import IDENTIFIER_TYPES, FileReport, inspect_file, read_members
@@ -526,8 +526,13 @@ class Store:
 
     def file_bytes(self, audience_id: str) -> bytes:
         """The bytes of an audience's active list file."""
+        with self.open_file(audience_id) as handle:
+            return handle.read()
+
+    def open_file(self, audience_id: str) -> IO[bytes]:
+        """An open handle on an audience's active list file (it outlives a replacement)."""
         with self.lock:
-            return self.audiences[audience_id].file_path.read_bytes()
+            return self.audiences[audience_id].file_path.open("rb")
 
     def state(self) -> dict[str, Any]:
         """The JSON document of ``GET /_sandbox/state``."""
