@@ -352,7 +352,11 @@ class Sandbox:
         return self._faults.snapshot()
 
     def reset(self) -> None:
-        """Forget audiences, uploads, tokens (but the configured refresh token), faults, logs."""
+        """Forget audiences, uploads, files, faults, logs, rate windows, codes and refresh tokens.
+
+        The configured refresh token returns to its configured state; access tokens already
+        issued stay valid.
+        """
         self._faults.clear()
         self.store.reset()
 

@@ -229,11 +229,14 @@ class Store:
         )
 
     def reset(self) -> None:
-        """Forget everything and delete every stored file."""
+        """Forget everything but issued access tokens, and delete every stored file."""
         with self.lock:
+            access_tokens = self.access_tokens
             for directory in (self.parts_dir, self.files_dir):
                 shutil.rmtree(directory, ignore_errors=True)
             self._init_state()
+            # A client that cached a token across tests keeps working after a reset.
+            self.access_tokens = access_tokens
 
     def close(self) -> None:
         """Delete stored files (and the temporary directory the store created)."""

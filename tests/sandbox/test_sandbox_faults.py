@@ -222,5 +222,7 @@ def test_control_endpoints(client: Client, sandbox: Sandbox) -> None:
     assert requests.post(base + "/reset", timeout=TIMEOUT).json() == {"reset": True}
     state = requests.get(base + "/state", timeout=TIMEOUT).json()
     assert state["audiences"] == [] and state["uploads"] == []
+    assert sandbox.requests() == []
+    assert client.api("GET", client.audiences_path()).status_code == 200  # old token still works
     assert client.refresh().status_code == 200  # the configured refresh token is valid again
-    assert sandbox.requests()[-1]["path"] == "/api/token"
+    assert [entry["path"] for entry in sandbox.requests()][-1] == "/api/token"
