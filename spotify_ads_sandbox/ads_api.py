@@ -372,13 +372,19 @@ def _delete(
 # --- list -----------------------------------------------------------------------------------
 
 
-def _parse_int(value: str | None, name: str, low: int, high: int, errors: list[Error]) -> int:
+def _parse_int(
+    value: str | None, name: str, low: int, high: int | None, default: int, errors: list[Error]
+) -> int:
     if value is None:
-        return low if name == "offset" else high
-    if not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
-        bound = f"between {low} and {high}" if high < 10**9 else f"at least {low}"
+        return default
+    if (
+        not _INTEGER.fullmatch(value)
+        or int(value) < low
+        or (high is not None and int(value) > high)
+    ):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         errors.append(("VALIDATION.INVALID_QUERY_PARAMETER", f"{name} must be an integer {bound}"))
-        return low
+        return default
     return int(value)
 
 
@@ -412,8 +418,8 @@ def _list(store: Store, request: Request, base_url: str, account_id: str) -> Res
                         "audience_types must be CUSTOM or LOOKALIKE",
                     )
                 )
-    limit = _parse_int(request.query_one("limit"), "limit", 1, 50, errors)
-    offset = _parse_int(request.query_one("offset"), "offset", 0, 10**9, errors)
+    limit = _parse_int(request.query_one("limit"), "limit", 1, 50, 50, errors)
+    offset = _parse_int(request.query_one("offset"), "offset", 0, None, 0, errors)
     direction = request.query_one("sort_direction") or "DESC"
     if direction not in SORT_DIRECTIONS:
         errors.append(("VALIDATION.INVALID_QUERY_PARAMETER", "sort_direction must be ASC or DESC"))

@@ -104,7 +104,7 @@ def _start_session(store: Store, request: Request, base_url: str) -> Response:
         return _signature_mismatch(
             f"The signed header content-type must be '{SIGNED_CONTENT_TYPE}'."
         )
-    if body:
+    if body is None or body:
         return gcs_error(
             400,
             "InvalidArgument",
@@ -256,6 +256,10 @@ def _put(
             return _bad_request("The body is longer than the Content-Range says.")
         if size is None:
             total = start + received
+            if session.total is not None and total != session.total:
+                return _bad_request(
+                    f"The total size {total} differs from the {session.total} declared before."
+                )
         if total is not None:
             if session.persisted > total:
                 return _bad_request(

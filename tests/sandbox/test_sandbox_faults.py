@@ -112,6 +112,18 @@ def test_commit_then_drop_commits_the_create(client: Client, sandbox: Sandbox) -
     assert sandbox.requests()[-2]["status"] is None
 
 
+def test_commit_then_drop_on_the_last_upload_request(client: Client, sandbox: Sandbox) -> None:
+    data = long_csv(emails(1000))
+    target = client.upload_url()
+    session = client.session(target["upload_url"])
+    sandbox.inject({"kind": "commit_then_drop", "method": "PUT"})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.put(session, data)
+    assert client.put(session, b"", f"bytes */{len(data)}").status_code == 200
+    assert client.create(target["id"], "Landed").status_code == 201
+    assert sandbox.audience_file(target["id"]) == data
+
+
 def test_drop_after_bytes_keeps_what_arrived(client: Client, sandbox: Sandbox) -> None:
     pairs = emails(5000)
     data = long_csv(pairs)

@@ -214,6 +214,7 @@ def test_request_log_has_paths_without_queries(client: Client, sandbox: Sandbox)
 def test_keep_alive_connections_are_reused(client: Client) -> None:
     first = client.api("GET", client.audiences_path())
     second = client.api("GET", client.audiences_path())
+    assert first.raw.version == 11
     assert first.headers.get("Connection", "").lower() != "close"
     assert second.status_code == 200
     assert len(client.http.adapters["http://"].poolmanager.pools) == 1

@@ -136,10 +136,11 @@ def test_signed_url_start_is_strict(client: Client, clock) -> None:
     unknown = url.replace(target["id"], "00000000-0000-4000-8000-000000000000")
     assert client.start_session(unknown).status_code == 403
 
-    non_empty = client.http.post(
-        url, data=b"x", headers={"x-goog-resumable": "start", "Content-Type": "text/csv"}
-    )
-    assert non_empty.status_code == 400
+    for body in (b"x", b"x" * 5000):
+        non_empty = client.http.post(
+            url, data=body, headers={"x-goog-resumable": "start", "Content-Type": "text/csv"}
+        )
+        assert non_empty.status_code == 400
 
     clock.advance(3601)
     expired = client.start_session(url)
