@@ -36,15 +36,15 @@
                 ~ "; optional: " ~ optional_columns | join(', ') ~ "."
             ) }}
         {%- endif -%}
-    {%- endif %}
+    {%- endif -%}
 
     select
-        {% for column_name in required_columns + optional_columns -%}
-        {%- if column_name in present_columns -%}
+        {%- for column_name in required_columns + optional_columns %}
+        {% if column_name in present_columns -%}
         cast({{ column_name }} as {{ dbt.type_string() }}) as {{ column_name }}
         {%- else -%}
         cast(null as {{ dbt.type_string() }}) as {{ column_name }}
         {%- endif %}{% if not loop.last %},{% endif %}
-        {% endfor %}
+        {%- endfor %}
     from {{ from_clause }}
 {%- endmacro %}

@@ -8,5 +8,5 @@
     only when the operand is already cast to varchar.
 #}
 {% macro default__trim_whitespace(expr) -%}
-    trim(cast({{ expr }} as varchar), {{ whitespace_characters() }})
+    trim(cast({{ expr }} as {{ dbt.type_string() }}), {{ whitespace_characters() }})
 {%- endmacro %}
