@@ -282,7 +282,7 @@ def connect(
 ) -> SpotifyConnection:
     """Build the Ads API client and the uploader from validated settings."""
     settings.validated(require_credentials=True)
-    clock = clock or SystemClock()
+    clock = clock or SystemClock.from_env()
     transport = Transport(
         timeout=timeout, retry=retry, clock=clock, deadline=Deadline(deadline_seconds, clock)
     )

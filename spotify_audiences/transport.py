@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from spotify_audiences.errors import NetworkError
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"spotify-audiences/{__version__} (+python-requests)"
+WAIT_SCALE_ENV = "SPOTIFY_AUDIENCES_WAIT_SCALE"
 
 
 class Clock(Protocol):
@@ -43,15 +45,27 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock; ``scale`` shrinks every wait (tests set it so nobody sleeps for real)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    @classmethod
+    def from_env(cls) -> SystemClock:
+        """Honour ``SPOTIFY_AUDIENCES_WAIT_SCALE`` (default 1: real waits)."""
+        try:
+            scale = float(os.environ.get(WAIT_SCALE_ENV, "1"))
+        except ValueError:
+            scale = 1.0
+        return cls(scale=max(scale, 0.0))
 
     def monotonic(self) -> float:
-        """Seconds on the process's monotonic clock."""
-        return time.monotonic()
+        """Seconds on the process's monotonic clock, in the scaled time."""
+        return time.monotonic() / self.scale if self.scale else time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Really wait."""
-        time.sleep(seconds)
+        """Wait ``seconds`` of scaled time."""
+        time.sleep(seconds * self.scale)
 
 
 class Retry(enum.Enum):
