@@ -77,10 +77,11 @@ DEFAULT_PHONE_REGION = "US"
 
 @dataclass(frozen=True)
 class Phone:
-    """A phone number as a CRM might hold it: the typed text and the country it was typed in."""
+    """A phone number as a CRM holds it: the typed text, the country column, the true E.164."""
 
     text: str
     country: str
+    e164: str = ""
 
 
 def sha256_hex(value: str) -> str:
@@ -89,103 +90,131 @@ def sha256_hex(value: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Phone numbers: (country, national digits after the trunk prefix, formatter choices)
+# Phone numbers: each maker returns (country, E.164, the layouts people type it in)
 # ---------------------------------------------------------------------------------------------
 
 
-def us_phone(rng: random.Random) -> tuple[str, list[str]]:
+def us_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A US 555-01xx number (reserved for fiction) in one of the usual layouts."""
     area = rng.choice(["212", "206", "305", "312", "415", "503", "512", "617", "702", "720"])
     line = f"01{rng.randrange(100):02d}"
-    return "US", [
-        f"({area}) 555-{line}",
-        f"{area}-555-{line}",
-        f"{area}.555.{line}",
-        f"{area}555{line}",
-        f"1 ({area}) 555-{line}",
-        f"+1 {area} 555 {line}",
-        f"+1-{area}-555-{line}",
+    return (
+        "US",
         f"+1{area}555{line}",
-    ]
+        [
+            f"({area}) 555-{line}",
+            f"{area}-555-{line}",
+            f"{area}.555.{line}",
+            f"{area}555{line}",
+            f"1 ({area}) 555-{line}",
+            f"+1 {area} 555 {line}",
+            f"+1-{area}-555-{line}",
+            f"+1{area}555{line}",
+        ],
+    )
 
 
-def gb_phone(rng: random.Random) -> tuple[str, list[str]]:
+def gb_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A UK number from Ofcom's drama ranges (London, Leeds, Manchester, Edinburgh)."""
     area, local_prefix = rng.choice(
         [("20", "7946"), ("113", "496"), ("161", "496"), ("131", "496")]
     )
     line = f"0{rng.randrange(1000):03d}"
-    return "GB", [
-        f"0{area} {local_prefix} {line}",
-        f"0{area}{local_prefix}{line}",
-        f"+44 {area} {local_prefix} {line}",
-        f"+44 (0){area} {local_prefix} {line}",
-        f"0044 {area} {local_prefix} {line}",
+    return (
+        "GB",
         f"+44{area}{local_prefix}{line}",
-    ]
+        [
+            f"0{area} {local_prefix} {line}",
+            f"0{area}{local_prefix}{line}",
+            f"+44 {area} {local_prefix} {line}",
+            f"+44 (0){area} {local_prefix} {line}",
+            f"0044 {area} {local_prefix} {line}",
+            f"+44{area}{local_prefix}{line}",
+        ],
+    )
 
 
-def au_phone(rng: random.Random) -> tuple[str, list[str]]:
+def au_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """An Australian landline from ACMA's 5550 fiction ranges."""
     area = rng.choice(["2", "3", "7", "8"])
     line = f"{rng.randrange(10_000):04d}"
-    return "AU", [
-        f"(0{area}) 5550 {line}",
-        f"0{area} 5550 {line}",
-        f"+61 {area} 5550 {line}",
-        f"0011 61 {area} 5550 {line}",
-    ]
+    return (
+        "AU",
+        f"+61{area}5550{line}",
+        [
+            f"(0{area}) 5550 {line}",
+            f"0{area} 5550 {line}",
+            f"+61 {area} 5550 {line}",
+            f"0011 61 {area} 5550 {line}",
+        ],
+    )
 
 
-def fr_phone(rng: random.Random) -> tuple[str, list[str]]:
+def fr_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A French number from ARCEP's 01 99 00 fiction range."""
     pair_a, pair_b = f"{rng.randrange(100):02d}", f"{rng.randrange(100):02d}"
-    return "FR", [
-        f"01 99 00 {pair_a} {pair_b}",
-        f"01.99.00.{pair_a}.{pair_b}",
-        f"+33 1 99 00 {pair_a} {pair_b}",
-        f"0033 1 99 00 {pair_a} {pair_b}",
-    ]
+    return (
+        "FR",
+        f"+3319900{pair_a}{pair_b}",
+        [
+            f"01 99 00 {pair_a} {pair_b}",
+            f"01.99.00.{pair_a}.{pair_b}",
+            f"+33 1 99 00 {pair_a} {pair_b}",
+            f"0033 1 99 00 {pair_a} {pair_b}",
+        ],
+    )
 
 
-def de_phone(rng: random.Random) -> tuple[str, list[str]]:
+def de_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A made-up German landline in Berlin, Hamburg or Munich (5550 exchange)."""
     area = rng.choice(["30", "40", "89"])
     line = f"{rng.randrange(10_000):04d}"
-    return "DE", [
-        f"0{area} 5550{line}",
-        f"(0{area}) 5550-{line}",
-        f"+49 {area} 5550 {line}",
-        f"0049 {area} 5550{line}",
-        f"+49 (0){area} 5550{line}",
-    ]
+    return (
+        "DE",
+        f"+49{area}5550{line}",
+        [
+            f"0{area} 5550{line}",
+            f"(0{area}) 5550-{line}",
+            f"+49 {area} 5550 {line}",
+            f"0049 {area} 5550{line}",
+            f"+49 (0){area} 5550{line}",
+        ],
+    )
 
 
-def in_phone(rng: random.Random) -> tuple[str, list[str]]:
+def in_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A made-up Indian landline in Mumbai, Delhi or Bengaluru (5550 exchange)."""
     area = rng.choice(["22", "11", "80"])
     line = f"{rng.randrange(10_000):04d}"
-    return "IN", [
-        f"0{area} 5550 {line}",
-        f"0{area}-5550{line}",
-        f"+91 {area} 5550 {line}",
-        f"+91-{area}-5550-{line}",
-    ]
+    return (
+        "IN",
+        f"+91{area}5550{line}",
+        [
+            f"0{area} 5550 {line}",
+            f"0{area}-5550{line}",
+            f"+91 {area} 5550 {line}",
+            f"+91-{area}-5550-{line}",
+        ],
+    )
 
 
-def br_phone(rng: random.Random) -> tuple[str, list[str]]:
+def br_phone(rng: random.Random) -> tuple[str, str, list[str]]:
     """A made-up Brazilian mobile in São Paulo or Rio (9 5550 prefix)."""
     area = rng.choice(["11", "21"])
     line = f"{rng.randrange(10_000):04d}"
-    return "BR", [
-        f"({area}) 95550-{line}",
-        f"{area} 95550 {line}",
-        f"+55 {area} 95550-{line}",
+    return (
+        "BR",
         f"+55{area}95550{line}",
-    ]
+        [
+            f"({area}) 95550-{line}",
+            f"{area} 95550 {line}",
+            f"+55 {area} 95550-{line}",
+            f"+55{area}95550{line}",
+        ],
+    )
 
 
-PHONE_MAKERS: list[tuple[Callable[[random.Random], tuple[str, list[str]]], int]] = [
+PHONE_MAKERS: list[tuple[Callable[[random.Random], tuple[str, str, list[str]]], int]] = [
     (us_phone, 40),
     (gb_phone, 15),
     (de_phone, 12),
@@ -220,7 +249,7 @@ def country_spelling(rng: random.Random, country: str) -> str:
 def make_phone(rng: random.Random) -> Phone:
     """A valid-looking phone as typed into a CRM, with the country column filled in or not."""
     makers, weights = zip(*PHONE_MAKERS, strict=True)
-    country, layouts = rng.choices(makers, weights=weights)[0](rng)
+    country, e164, layouts = rng.choices(makers, weights=weights)[0](rng)
     text = rng.choice(layouts)
     international = text.startswith(("+", "00"))
     if country == "US":
@@ -231,7 +260,7 @@ def make_phone(rng: random.Random) -> Phone:
     else:
         # A national number without its country is read as a US number and rejected.
         column = "" if rng.random() < 0.12 else country_spelling(rng, country)
-    return Phone(text, column)
+    return Phone(text, column, e164)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,9 +372,9 @@ def member_row(rng: random.Random, audience: str, person: Person) -> dict[str, s
     elif rng.random() < 0.3:
         row["email"] = rng.choice(["   ", "\t", "\u00a0", "n/a", "-", "none"])
     if person.phone is not None:
-        e164 = normalize_phone(person.phone)
-        if e164 is not None and rng.random() < 0.04:
-            row["phone_sha256"] = sha256_hex(e164)
+        if rng.random() < 0.04:
+            # The CRM hashed the number's E.164 form.
+            row["phone_sha256"] = sha256_hex(person.phone.e164)
         else:
             row["phone"] = pad(rng, person.phone.text)
             row["phone_country"] = person.phone.country
