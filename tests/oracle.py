@@ -53,7 +53,7 @@ def expected(path: Path, default_region: str = "US") -> dict[str, dict]:
     result: dict[str, dict] = defaultdict(lambda: {"members": set(), "rejected": defaultdict(int)})
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            audience = result[row["audience_name"]]
+            audience = result[strip(row["audience_name"])]
             members, rejected = audience["members"], audience["rejected"]
             email = strip(row.get("email")).lower()
             if email:
