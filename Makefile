@@ -14,8 +14,9 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "Installing the pinned dependencies into $(VENV) (about a minute; log in $(VENV)/install.log)"
+	@$(BIN)/pip install -c constraints.txt -e '.[dev]' > $(VENV)/install.log 2>&1 \
+		|| { tail -n 40 $(VENV)/install.log; exit 1; }
 	touch $@
 
 .PHONY: install

@@ -39,4 +39,4 @@ echo "==> spotify-audiences sync (first run creates the audiences)"
 spotify-audiences sync --target local
 echo
 echo "==> spotify-audiences sync again (the same audiences are replaced, none duplicated)"
-spotify-audiences sync --target local --quiet | grep -E '^[^ ]|action|audience id'
+spotify-audiences --quiet sync --target local | grep -E '^[^ ]|action|audience id'

@@ -231,8 +231,13 @@ def format_result(result: AudienceResult) -> str:
     uploaded = ", ".join(f"{t} {n:,}" for t, n in result.counts.items()) or "none"
     verb = "uploaded" if result.action in ("created", "replaced") else "in file"
     lines.append(f"  {verb:<12} {result.identifiers:,} ({uploaded})")
-    rejected = ", ".join(f"{k} {n:,}" for k, n in result.rejected.items()) or "none"
-    lines.append(f"  rejected     {sum(result.rejected.values()):,} ({rejected})")
+    lines.append(f"  rejected     {sum(result.rejected.values()):,}")
+    by_type: dict[str, list[str]] = {}
+    for key, count in result.rejected.items():
+        identifier_type, _, reason = key.partition("/")
+        by_type.setdefault(identifier_type, []).append(f"{reason} {count:,}")
+    for identifier_type, reasons in by_type.items():
+        lines.append(f"    {identifier_type:<20} {', '.join(reasons)}")
     if result.sha256:
         lines.append(f"  file         {result.bytes:,} bytes, sha256 {result.sha256}")
     if result.file:
