@@ -57,3 +57,7 @@ lock: ## Re-resolve the dependencies and rewrite constraints.txt
 .PHONY: clean
 clean: ## Remove build output (keeps .venv)
 	rm -rf target logs .pytest_cache .ruff_cache
+
+.PHONY: bench
+bench: $(STAMP) ## Measure the pipeline on N synthetic members (default 1M): make bench N=10000000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/bench.py --members $(N)

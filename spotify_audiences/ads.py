@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
-from spotify_audiences.auth import AccessTokens
 from spotify_audiences.config import ENV_AD_ACCOUNT_ID, check_endpoint
 from spotify_audiences.errors import (
     AuthenticationError,
@@ -28,6 +27,19 @@ PAGE_SIZE = 50
 API_TERMS_URL = "https://adsmanager.spotify.com/api-terms"
 
 
+class TokenProvider(Protocol):
+    """Anything that hands out bearer tokens: :class:`~spotify_audiences.auth.AccessTokens`
+    (our own refresh), or Snowflake's OAuth secret inside a procedure."""
+
+    def token(self) -> str:
+        """A currently valid access token."""
+        ...
+
+    def invalidate(self) -> None:
+        """Spotify refused the last token (401): get a new one next time."""
+        ...
+
+
 @dataclass(frozen=True)
 class UploadTarget:
     """Where to upload a list file: the upload id and its signed storage URL."""
@@ -40,9 +52,9 @@ class UploadTarget:
 
 
 class AdsClient:
-    """A small client for the audience endpoints, authenticated with :class:`AccessTokens`."""
+    """A small client for the audience endpoints, authenticated by a :class:`TokenProvider`."""
 
-    def __init__(self, transport: Transport, tokens: AccessTokens, *, base_url: str) -> None:
+    def __init__(self, transport: Transport, tokens: TokenProvider, *, base_url: str) -> None:
         self._transport = transport
         self._tokens = tokens
         self._base = base_url.rstrip("/")

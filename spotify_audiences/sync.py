@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spotify_audiences.ads import AdsClient
+from spotify_audiences.ads import AdsClient, TokenProvider
 from spotify_audiences.auth import AccessTokens, RefreshTokenSink
 from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
@@ -279,22 +279,28 @@ def connect(
     clock: Clock | None = None,
     retry: RetryPolicy | None = None,
     sink: RefreshTokenSink | None = None,
+    tokens: TokenProvider | None = None,
 ) -> SpotifyConnection:
-    """Build the Ads API client and the uploader from validated settings."""
-    settings.validated(require_credentials=True)
+    """Build the Ads API client and the uploader from validated settings.
+
+    Without ``tokens``, access tokens come from the settings' refresh token (our own refresh);
+    a procedure inside Snowflake passes a provider backed by Snowflake's OAuth secret instead.
+    """
+    settings.validated(require_credentials=tokens is None)
     clock = clock or SystemClock.from_env()
     transport = Transport(
         timeout=timeout, retry=retry, clock=clock, deadline=Deadline(deadline_seconds, clock)
     )
-    assert settings.client_id is not None and settings.refresh_token is not None
-    tokens = AccessTokens(
-        transport,
-        accounts_url=settings.accounts_url,
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        refresh_token=settings.refresh_token,
-        sink=sink,
-    )
+    if tokens is None:
+        assert settings.client_id is not None and settings.refresh_token is not None
+        tokens = AccessTokens(
+            transport,
+            accounts_url=settings.accounts_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            refresh_token=settings.refresh_token,
+            sink=sink,
+        )
     return SpotifyConnection(
         transport=transport,
         client=AdsClient(transport, tokens, base_url=settings.ads_api_url),

@@ -106,23 +106,36 @@ def open_mart_reader(
 class DuckDBMartReader:
     """Reads the marts from the DuckDB file of the local target."""
 
-    def __init__(self, path: Path, *, schema: str = "main", batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        schema: str = "main",
+        batch_rows: int = BATCH_ROWS,
+        connection: Any = None,
+    ) -> None:
+        """Open ``path`` read-only, or use an open DuckDB ``connection`` (not closed by us)."""
         import duckdb
 
-        if not path.exists():
-            raise WarehouseError(
-                f"No DuckDB database at {path}: run `dbt build` first to build the audiences."
-            )
         self._schema = schema
         self._batch_rows = batch_rows
-        try:
-            self._con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"Cannot open the DuckDB database {path}: {exc}") from None
+        self._owned = connection is None
+        where = str(path) if path is not None else "the DuckDB connection"
+        if connection is not None:
+            self._con = connection
+        else:
+            if path is None or not path.exists():
+                raise WarehouseError(
+                    f"No DuckDB database at {path}: run `dbt build` first to build the audiences."
+                )
+            try:
+                self._con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"Cannot open the DuckDB database {path}: {exc}") from None
         for table in (MART, REJECTS):
             if not self._table_exists(table):
                 raise WarehouseError(
-                    f"The model {table} is not in {path} (schema {schema}): run `dbt build` first."
+                    f"The model {table} is not in {where} (schema {schema}): run `dbt build` first."
                 )
 
     def _table_exists(self, table: str) -> bool:
@@ -168,5 +181,6 @@ class DuckDBMartReader:
         return {f"{t}/{r}": int(n) for t, r, n in rows}
 
     def close(self) -> None:
-        """Close the connection."""
-        self._con.close()
+        """Close the connection if this reader opened it."""
+        if self._owned:
+            self._con.close()
