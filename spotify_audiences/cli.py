@@ -242,6 +242,11 @@ def format_result(result: AudienceResult) -> str:
         lines.append(f"  file         {result.bytes:,} bytes, sha256 {result.sha256}")
     if result.file:
         lines.append(f"  written to   {result.file}")
+    if result.status:
+        note = ""
+        if result.status == "PROCESSING":
+            note = " (Spotify is matching the list; it can take up to three days to be BOOKABLE)"
+        lines.append(f"  status       {result.status}{note}")
     if result.error:
         lines.append(f"  error        {result.error}")
     return "\n".join(lines)

@@ -75,6 +75,7 @@ class AudienceResult:
     bytes: int = 0
     sha256: str | None = None
     upload_id: str | None = None
+    status: str | None = None
     file: str | None = None
     error: str | None = None
     error_class: str | None = None
@@ -185,13 +186,24 @@ class MirrorSync:
             self._uploader.upload(target.upload_url, export.path)
             result.action, result.audience_id = REPLACED, audience_id
             log.info("%s: replaced the list of audience %s", name, audience_id)
+            result.status = self._status(account, audience_id)
             return
         target = self._client.create_upload_url(account)
         result.upload_id = target.id
         self._uploader.upload(target.upload_url, export.path)
         created = self._create(account, name, target.id)
         result.action, result.audience_id = CREATED, str(created.get("id") or target.id)
+        result.status = created.get("status")
         log.info("%s: created audience %s", name, result.audience_id)
+
+    def _status(self, account: str, audience_id: str) -> str | None:
+        """The audience's status after a replacement; the sync has succeeded either way."""
+        assert self._client is not None
+        try:
+            return self._client.get_audience(account, audience_id).get("status")
+        except SpotifyAudiencesError as exc:
+            log.info("the list was replaced; reading its status failed: %s", exc)
+            return None
 
     def _check_size(self, name: str, export: ExportResult) -> None:
         if export.identifiers < self.options.min_identifiers:

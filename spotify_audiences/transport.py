@@ -45,10 +45,15 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock; ``scale`` shrinks every wait (tests set it so nobody sleeps for real)."""
+    """The real clock; ``scale`` shrinks every wait (tests set it so nobody sleeps for real).
+
+    Time skipped by a shrunken wait still counts on :meth:`monotonic`, so deadlines and token
+    expiry see the nominal wait while the process sleeps only ``scale`` of it.
+    """
 
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
+        self._skipped = 0.0
 
     @classmethod
     def from_env(cls) -> SystemClock:
@@ -57,15 +62,16 @@ class SystemClock:
             scale = float(os.environ.get(WAIT_SCALE_ENV, "1"))
         except ValueError:
             scale = 1.0
-        return cls(scale=max(scale, 0.0))
+        return cls(scale=min(max(scale, 0.0), 1.0))
 
     def monotonic(self) -> float:
-        """Seconds on the process's monotonic clock, in the scaled time."""
-        return time.monotonic() / self.scale if self.scale else time.monotonic()
+        """Seconds on the process's monotonic clock, skipped waits included."""
+        return time.monotonic() + self._skipped
 
     def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of scaled time."""
+        """Wait ``seconds`` (really only ``scale`` of them)."""
         time.sleep(seconds * self.scale)
+        self._skipped += seconds * (1 - self.scale)
 
 
 class Retry(enum.Enum):

@@ -93,6 +93,17 @@ class ResumableUploader:
     ) -> UploadReport:
         """Upload ``path`` completely, or raise :class:`UploadError` / :class:`NetworkError`."""
         check_endpoint(upload_url, what="The signed upload URL")
+        try:
+            return self._upload(upload_url, path, content_type)
+        except NetworkError as exc:
+            raise NetworkError(
+                f"The file upload did not finish: {exc.message}",
+                hint="The audience was not changed. Check the network; for large files raise "
+                f"--timeout (now {self._transport.timeout:g} s per request) or lower "
+                "--chunk-size, then run the sync again.",
+            ) from None
+
+    def _upload(self, upload_url: str, path: Path, content_type: str) -> UploadReport:
         size = os.path.getsize(path)
         report = UploadReport(size=size)
         with open(path, "rb") as fh:
@@ -202,7 +213,7 @@ def _storage_error(response: requests.Response, doing: str) -> UploadError:
     code = re.search(r"<Code>([^<]+)</Code>", response.text or "")
     if code:
         detail = f" ({code.group(1)})"
-    hint = "The audience was not changed."
+    hint = "The audience was not changed; run the sync again later."
     if status == 403:
         hint = "The signed upload URL was refused (expired or invalid); run the sync again."
     return UploadError(f"{doing} failed: HTTP {status}{detail}.", hint=hint)
