@@ -149,11 +149,11 @@ class SpotifySettings:
         check_endpoint(self.ads_api_url, what=ENV_ADS_API_URL)
         check_endpoint(self.accounts_url, what=ENV_ACCOUNTS_URL)
         if require_credentials:
+            # The client secret is optional: apps authorized with PKCE have none.
             missing = [
                 name
                 for name, value in (
                     (ENV_CLIENT_ID, self.client_id),
-                    (ENV_CLIENT_SECRET, self.client_secret),
                     (ENV_REFRESH_TOKEN, self.refresh_token),
                 )
                 if value is None

@@ -31,13 +31,16 @@ def test_settings_from_env_defaults_to_spotify():
     assert "refresh-value" not in repr(settings)
 
 
-@pytest.mark.parametrize(
-    "missing", ["SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REFRESH_TOKEN"]
-)
+@pytest.mark.parametrize("missing", ["SPOTIFY_CLIENT_ID", "SPOTIFY_REFRESH_TOKEN"])
 def test_missing_credential_names_the_variable(missing):
     env = {k: v for k, v in FULL_ENV.items() if k != missing}
     with pytest.raises(ConfigError, match=missing):
         SpotifySettings.from_env(env).validated()
+
+
+def test_client_secret_is_optional_for_pkce_apps():
+    env = {k: v for k, v in FULL_ENV.items() if k != "SPOTIFY_CLIENT_SECRET"}
+    assert SpotifySettings.from_env(env).validated().client_secret is None
 
 
 @pytest.mark.parametrize("account", ["", "123", ACCOUNT.replace("-", ""), ACCOUNT + "0"])
