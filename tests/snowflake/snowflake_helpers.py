@@ -1,0 +1,153 @@
+"""Snowflake stand-ins for tests: a fakesnow server in this process, dbt on its target."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from support import BIN, ROOT
+
+# What fakesnow cannot run: answered as a successful no-op instead. dbt prefixes statements with
+# a /* query comment */. CREATE FUNCTION would otherwise become a DuckDB macro returning the
+# Python source; the UDF is registered below from the same handler instead.
+NOP_REGEXES = [
+    r"^(?:\s|/\*[\s\S]*?\*/)*create\s+(?:or\s+replace\s+)?function\s",
+    r"^(?:\s|/\*[\s\S]*?\*/)*call\s",
+]
+DATABASE = "SPOTIFY_AUDIENCES"
+MEMBERS_TABLE = "CRM.AUDIENCE_MEMBERS"
+
+
+@dataclass
+class FakesnowServer:
+    """A fakesnow server on a loopback port, with the project's phone UDF registered."""
+
+    host: str
+    port: int
+
+    def connect_kwargs(self, schema: str | None = None) -> dict[str, object]:
+        """Keyword arguments for ``snowflake.connector.connect``."""
+        return {
+            "user": "fake",
+            "password": "snow",
+            "account": "fakesnow",
+            "host": self.host,
+            "port": self.port,
+            "protocol": "http",
+            "database": DATABASE,
+            "schema": schema,
+            "network_timeout": 5,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        }
+
+    def connect(self, schema: str | None = None):
+        import snowflake.connector
+
+        return snowflake.connector.connect(**self.connect_kwargs(schema))
+
+    def query(self, sql: str) -> list[tuple]:
+        with contextlib.closing(self.connect()) as connection:
+            return list(connection.cursor().execute(sql).fetchall())
+
+
+@contextlib.contextmanager
+def fakesnow_server() -> Iterator[FakesnowServer]:
+    """Serve fakesnow's HTTP API from this process on 127.0.0.1 and a free port."""
+    import uvicorn
+    from duckdb.sqltypes import VARCHAR
+
+    from python_udfs.phone_numbers import normalize_phone
+
+    # the submodule, not fakesnow.server(): importing it rebinds that name on the package
+    module = importlib.import_module("fakesnow.server")
+    shared = module.shared_fs
+    shared.nop_regexes = NOP_REGEXES
+    with contextlib.suppress(Exception):
+        shared.duck_conn.remove_function("normalize_phone")
+    shared.duck_conn.create_function(
+        "normalize_phone", normalize_phone, [VARCHAR, VARCHAR], VARCHAR, null_handling="special"
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(module.app, log_level="warning"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="fakesnow", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the fakesnow server did not start")
+        time.sleep(0.05)
+    try:
+        yield FakesnowServer(host="127.0.0.1", port=port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def load_members(server: FakesnowServer, members_csv: Path) -> str:
+    """Load a members CSV into a table as a CRM export lands in Snowflake: PUT, COPY INTO."""
+    with open(members_csv, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    schema, _ = MEMBERS_TABLE.split(".")
+    table = f"{DATABASE}.{MEMBERS_TABLE}"
+    stage = f"{DATABASE}.{schema}.EXPORTS"
+    columns = ", ".join(f"{name} varchar" for name in header)
+    with contextlib.closing(server.connect()) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"create schema if not exists {DATABASE}.{schema}")
+        cursor.execute(f"create or replace table {table} ({columns})")
+        cursor.execute(f"create or replace stage {stage}")
+        cursor.execute(f"put 'file://{members_csv.resolve()}' @{stage} auto_compress = false")
+        cursor.execute(
+            f"copy into {table} from @{stage} "
+            "file_format = (type = csv skip_header = 1 field_optionally_enclosed_by = '\"')"
+        )
+    return table
+
+
+def dbt_on_fakesnow(
+    server: FakesnowServer,
+    workdir: Path,
+    *args: str,
+    schema: str = "AUDIENCES",
+    project_dir: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a real dbt command with the snowflake adapter against the fakesnow server."""
+    full_env = {
+        **os.environ,
+        "FAKESNOW_PORT": str(server.port),
+        "FAKESNOW_SCHEMA": schema,
+        **(env or {}),
+    }
+    command = [
+        str(BIN / "dbt"),
+        *args,
+        "--profiles-dir",
+        str(ROOT),
+        "--project-dir",
+        str(project_dir),
+        "--target",
+        "fakesnow",
+        "--target-path",
+        str(workdir / "target"),
+        "--log-path",
+        str(workdir / "logs"),
+    ]
+    return subprocess.run(
+        command, cwd=project_dir, env=full_env, capture_output=True, text=True, timeout=300
+    )

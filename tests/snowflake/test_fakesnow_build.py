@@ -1,0 +1,50 @@
+"""The same dbt project, unchanged, on the snowflake adapter against a fakesnow server."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from oracle import expected
+from support import ROOT
+
+
+def test_build_passes_models_data_tests_and_unit_tests(fakesnow_build):
+    assert fakesnow_build.returncode == 0, fakesnow_build.stdout[-6000:]
+    results = fakesnow_build.run_results["results"]
+    kinds = Counter(r["unique_id"].split(".")[0] for r in results)
+    assert kinds["model"] == 6
+    assert kinds["unit_test"] >= 10
+    assert kinds["test"] >= 30
+    assert {r["status"] for r in results} <= {"success", "pass"}
+
+
+def test_mart_holds_exactly_what_the_oracle_expects(fakesnow_build, fakesnow):
+    want = expected(fakesnow_build.members_csv)
+    mart = fakesnow_build.mart_schema
+    members: dict[str, set] = defaultdict(set)
+    for audience, kind, digest in fakesnow.query(
+        f"select audience_name, identifier_type, identifier_sha256 "  # noqa: S608
+        f"from {mart}.spotify_audience_identifiers"
+    ):
+        members[audience].add((kind, digest))
+    rejected: dict[str, Counter] = defaultdict(Counter)
+    for audience, kind, count in fakesnow.query(
+        f"select audience_name, identifier_type, rejected_count "  # noqa: S608
+        f"from {mart}.spotify_audience_rejects"
+    ):
+        rejected[audience][kind] += count
+    assert set(members) == set(want)
+    for name, spec in want.items():
+        assert members[name] == spec["members"]
+        assert dict(rejected[name]) == dict(spec["rejected"])
+
+
+def test_on_run_start_stages_the_phone_handler_and_creates_the_udf(fakesnow_build, fakesnow):
+    staged = fakesnow.query(f"list @{fakesnow_build.mart_schema}.spotify_audiences_code")
+    sizes = {row[0].rsplit("/", 1)[-1]: row[1] for row in staged}
+    assert sizes["phone_numbers.py"] == (ROOT / "python_udfs" / "phone_numbers.py").stat().st_size
+    log = (fakesnow_build.workdir / "logs" / "dbt.log").read_text()
+    assert "create or replace function SPOTIFY_AUDIENCES.AUDIENCES.normalize_phone(" in log
+    assert "handler = 'phone_numbers.normalize_phone'" in log
+    stage = "SPOTIFY_AUDIENCES.AUDIENCES.spotify_audiences_code"
+    assert f"imports = ('@{stage}/phone_numbers.py')" in log
