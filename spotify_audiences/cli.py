@@ -18,6 +18,7 @@ from spotify_audiences.config import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
     MIN_IDENTIFIERS,
+    ProjectConfig,
     Secret,
     SpotifySettings,
     check_endpoint,
@@ -117,10 +118,11 @@ def main(verbose: int, quiet: bool) -> None:
 @click.option(
     "--min-identifiers",
     type=int,
-    default=MIN_IDENTIFIERS,
-    show_default=True,
-    help="Refuse audiences with fewer hashed identifiers.",
+    help=f"Refuse audiences with fewer hashed identifiers (default: the project config, "
+    f"else {MIN_IDENTIFIERS:,}).",
 )
+@click.option("--force", is_flag=True, help="Upload even when unchanged, or past any guard.")
+@click.option("--allow-shrink", is_flag=True, help="Accept a shrink past the max_shrink guard.")
 @click.option(
     "--max-bytes",
     type=int,
@@ -153,7 +155,9 @@ def sync(
     audience_ids: tuple[str, ...],
     dry_run_dir: Path | None,
     as_json: bool,
-    min_identifiers: int,
+    min_identifiers: int | None,
+    force: bool,
+    allow_shrink: bool,
     max_bytes: int,
     chunk_size: int,
     timeout: float,
@@ -174,6 +178,9 @@ def sync(
             audience_ids=_parse_audience_ids(audience_ids),
             dry_run_dir=dry_run_dir,
             description=description,
+            config=ProjectConfig.from_project(project_dir),
+            force=force,
+            allow_shrink=allow_shrink,
         )
         settings = SpotifySettings.from_env()
         connection = None
@@ -187,7 +194,7 @@ def sync(
                 deadline_seconds=deadline,
                 sink=sink,
             )
-        reader = open_mart_reader(project_dir, profiles_dir, target)
+        reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
         try:
             runner = MirrorSync(
                 reader,
@@ -195,6 +202,7 @@ def sync(
                 client=connection.client if connection else None,
                 uploader=connection.uploader if connection else None,
                 options=options,
+                ledger=reader.ledger(),
             )
             results = runner.run(list(audiences) or None)
         finally:
@@ -221,6 +229,7 @@ def format_result(result: AudienceResult) -> str:
     labels = {
         "created": "created",
         "replaced": "replaced",
+        "unchanged": "unchanged since the last upload, nothing sent",
         "dry_run": "dry run, nothing sent",
         "failed": "FAILED",
         "refused": "REFUSED",
@@ -242,6 +251,8 @@ def format_result(result: AudienceResult) -> str:
         lines.append(f"  file         {result.bytes:,} bytes, sha256 {result.sha256}")
     if result.file:
         lines.append(f"  written to   {result.file}")
+    if result.added is not None:
+        lines.append(f"  vs last sync +{result.added:,} added, -{result.removed:,} removed hashes")
     if result.status:
         note = ""
         if result.status == "PROCESSING":

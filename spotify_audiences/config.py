@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from spotify_audiences.errors import ConfigError
@@ -172,3 +173,89 @@ class SpotifySettings:
         if not self.ad_account_id:
             raise ConfigError(f"No ad account: set {ENV_AD_ACCOUNT_ID}.")
         return self.ad_account_id.strip().lower()
+
+
+CONFIG_VAR = "spotify_audiences_config"
+DEFAULT_MAX_SHRINK = 0.5
+DEFAULT_MAX_REJECTED_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class AudienceConfig:
+    """Per-audience settings: the Spotify audience to replace and the guards' thresholds."""
+
+    audience_id: str | None = None
+    min_identifiers: int = MIN_IDENTIFIERS
+    max_shrink: float = DEFAULT_MAX_SHRINK
+    max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
+    description: str | None = None
+
+
+_AUDIENCE_KEYS = {f for f in AudienceConfig.__dataclass_fields__}
+
+
+def _audience_config(raw: Mapping[str, object], base: AudienceConfig, where: str) -> AudienceConfig:
+    unknown = set(raw) - _AUDIENCE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_AUDIENCE_KEYS))}."
+        )
+    values = {**base.__dict__, **{k: v for k, v in raw.items() if v is not None}}
+    try:
+        config = AudienceConfig(
+            audience_id=str(values["audience_id"]) if values["audience_id"] else None,
+            min_identifiers=int(values["min_identifiers"]),  # type: ignore[call-overload]
+            max_shrink=float(values["max_shrink"]),  # type: ignore[arg-type]
+            max_rejected_share=float(values["max_rejected_share"]),  # type: ignore[arg-type]
+            description=str(values["description"]) if values["description"] else None,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if not 0 <= config.max_shrink <= 1 or not 0 <= config.max_rejected_share <= 1:
+        raise ConfigError(f"{where}: max_shrink and max_rejected_share are shares from 0 to 1.")
+    if config.audience_id:
+        validate_uuid(config.audience_id, what=f"{where}: audience_id")
+    return config
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The ``spotify_audiences_config`` dbt var: defaults plus per-audience overrides."""
+
+    defaults: AudienceConfig = field(default_factory=AudienceConfig)
+    audiences: Mapping[str, AudienceConfig] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, object] | None) -> ProjectConfig:
+        """Validate the var's value (a mapping with ``defaults`` and ``audiences``)."""
+        raw = raw or {}
+        unknown = set(raw) - {"defaults", "audiences"}
+        if unknown:
+            raise ConfigError(f"{CONFIG_VAR}: unknown key(s) {', '.join(sorted(unknown))}.")
+        defaults = _audience_config(
+            raw.get("defaults") or {}, AudienceConfig(), f"{CONFIG_VAR}.defaults"
+        )  # type: ignore[arg-type]
+        audiences = {
+            str(name): _audience_config(value or {}, defaults, f"{CONFIG_VAR}.audiences.{name}")
+            for name, value in (raw.get("audiences") or {}).items()  # type: ignore[union-attr]
+        }
+        return cls(defaults=defaults, audiences=audiences)
+
+    @classmethod
+    def from_project(cls, project_dir: Path) -> ProjectConfig:
+        """Read the var from ``dbt_project.yml`` (its ``vars:`` block is plain YAML)."""
+        import yaml
+
+        path = project_dir / "dbt_project.yml"
+        try:
+            project = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            return cls()
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Cannot read {path}: {exc}") from None
+        return cls.from_mapping((project.get("vars") or {}).get(CONFIG_VAR))
+
+    def for_audience(self, name: str) -> AudienceConfig:
+        """The settings that apply to one audience."""
+        return self.audiences.get(name, self.defaults)

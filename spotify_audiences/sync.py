@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
-    MIN_IDENTIFIERS,
+    AudienceConfig,
+    ProjectConfig,
     SpotifySettings,
     validate_audience_name,
     validate_uuid,
@@ -39,6 +42,7 @@ from spotify_audiences.errors import (
     WarehouseError,
 )
 from spotify_audiences.export import ExportResult, write_audience_csv
+from spotify_audiences.ledger import Ledger, SyncRecord
 from spotify_audiences.transport import Clock, Deadline, RetryPolicy, SystemClock, Transport
 from spotify_audiences.upload import ResumableUploader
 from spotify_audiences.warehouse import MartReader
@@ -48,6 +52,7 @@ log = logging.getLogger(__name__)
 CREATED = "created"
 REPLACED = "replaced"
 DRY_RUN = "dry_run"
+UNCHANGED = "unchanged"
 FAILED = "failed"
 REFUSED = "refused"
 
@@ -56,11 +61,14 @@ REFUSED = "refused"
 class SyncOptions:
     """How to sync; every field has the safe default."""
 
-    min_identifiers: int = MIN_IDENTIFIERS
+    min_identifiers: int | None = None  # None: the project config's (default 1,000)
     max_file_bytes: int = MAX_FILE_BYTES
     audience_ids: Mapping[str, str] = field(default_factory=dict)
     dry_run_dir: Path | None = None
     description: str | None = None
+    config: ProjectConfig = field(default_factory=ProjectConfig)
+    force: bool = False
+    allow_shrink: bool = False
 
 
 @dataclass
@@ -76,6 +84,8 @@ class AudienceResult:
     sha256: str | None = None
     upload_id: str | None = None
     status: str | None = None
+    added: int | None = None
+    removed: int | None = None
     file: str | None = None
     error: str | None = None
     error_class: str | None = None
@@ -85,7 +95,7 @@ class AudienceResult:
     @property
     def ok(self) -> bool:
         """Whether the audience synced (or, in a dry run, its file was written)."""
-        return self.action in (CREATED, REPLACED, DRY_RUN)
+        return self.action in (CREATED, REPLACED, UNCHANGED, DRY_RUN)
 
     @property
     def identifiers(self) -> int:
@@ -95,6 +105,10 @@ class AudienceResult:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with no raw identifiers, tokens or URLs in it."""
         return asdict(self)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def slugify(name: str) -> str:
@@ -113,11 +127,15 @@ class MirrorSync:
         client: AdsClient | None = None,
         uploader: ResumableUploader | None = None,
         options: SyncOptions | None = None,
+        ledger: Ledger | None = None,
+        run_id: str | None = None,
     ) -> None:
         self._reader = reader
         self._settings = settings
         self._client = client
         self._uploader = uploader
+        self._ledger = ledger
+        self.run_id = run_id or str(uuid.uuid4())
         self.options = options or SyncOptions()
         if self.options.dry_run_dir is None and (client is None or uploader is None):
             raise ValueError("a sync that is not a dry run needs a client and an uploader")
@@ -125,8 +143,17 @@ class MirrorSync:
             validate_uuid(audience_id, what=f"The audience id configured for {name!r}")
 
     def run(self, audience_names: Sequence[str] | None = None) -> list[AudienceResult]:
-        """Sync the named audiences, or every audience in the mart."""
+        """Sync the named audiences, or every audience in the mart.
+
+        Audiences synced before that have vanished from the mart are included too: an empty
+        upstream must meet the guards, not be skipped in silence.
+        """
         available = self._reader.audience_names()
+        if self._ledger is not None and self._settings.ad_account_id:
+            synced = {
+                r.audience_name for r in self._ledger.synced_audiences(self._settings.account_id)
+            }
+            available = sorted(set(available) | synced)
         if audience_names:
             unknown = [n for n in audience_names if n not in available]
             if unknown:
@@ -152,6 +179,7 @@ class MirrorSync:
     def sync_one(self, name: str, scratch: Path) -> AudienceResult:
         """Sync one audience; never raises for a failure of that audience, reports it."""
         result = AudienceResult(audience_name=name, action=FAILED)
+        started = _now()
         try:
             self._sync(name, scratch, result)
         except SpotifyAudiencesError as exc:
@@ -162,39 +190,93 @@ class MirrorSync:
             if isinstance(exc, SpotifyApiError):
                 result.sp_trace_id = exc.sp_trace_id
             log.warning("%s: %s", name, exc)
+        if self._ledger is not None and result.action != DRY_RUN:
+            self._record(result, started)
         return result
+
+    def _record(self, result: AudienceResult, started: datetime) -> None:
+        assert self._ledger is not None
+        try:
+            self._ledger.record(
+                SyncRecord(
+                    run_id=self.run_id,
+                    started_at=started,
+                    finished_at=_now(),
+                    audience_name=result.audience_name,
+                    ad_account_id=self._settings.ad_account_id and self._settings.account_id,
+                    action=result.action,
+                    audience_id=result.audience_id,
+                    counts=result.counts,
+                    rejected=result.rejected,
+                    identifiers=result.identifiers,
+                    bytes=result.bytes,
+                    fingerprint=result.sha256,
+                    upload_id=result.upload_id,
+                    error_class=result.error_class,
+                    error_message=result.error,
+                    sp_trace_id=result.sp_trace_id,
+                )
+            )
+        except Exception as exc:  # the sync's outcome stands; say the ledger missed it
+            log.error("%s: writing the sync log failed: %s", result.audience_name, exc)
 
     def _sync(self, name: str, scratch: Path, result: AudienceResult) -> None:
         validate_audience_name(name)
+        config = self.options.config.for_audience(name)
         result.rejected = self._reader.rejects(name)
         directory = self.options.dry_run_dir or scratch
         export = write_audience_csv(
             self._reader.identifier_batches(name), directory / f"{slugify(name)}.csv"
         )
         result.counts, result.bytes, result.sha256 = export.counts, export.bytes, export.sha256
-        self._check_size(name, export)
+        account = self._settings.account_id if self._settings.ad_account_id else None
+        last = self._ledger.last_success(account, name) if self._ledger else None
         if self.options.dry_run_dir is not None:
             result.action = DRY_RUN
             result.file = str(export.path)
+            if self._ledger is not None:
+                diff = self._ledger.diff(account, name)
+                if diff is not None:
+                    result.added, result.removed = diff
+        self._check_guards(name, export, config, last)
+        if self.options.dry_run_dir is not None:
             return
-        assert self._client is not None and self._uploader is not None
-        account = self._settings.account_id
-        audience_id = self._existing_audience_id(account, name)
+        assert self._client is not None and self._uploader is not None and account is not None
+        audience_id = self._existing_audience_id(account, name, config)
+        if (
+            last is not None
+            and not self.options.force
+            and last.fingerprint == export.sha256
+            and last.audience_id == audience_id
+        ):
+            result.action, result.audience_id = UNCHANGED, audience_id
+            log.info("%s: same set as the last upload; nothing sent (--force uploads)", name)
+            return
         if audience_id is not None:
             target = self._client.replace_upload_url(account, audience_id)
             result.upload_id = target.id
             self._uploader.upload(target.upload_url, export.path)
             result.action, result.audience_id = REPLACED, audience_id
             log.info("%s: replaced the list of audience %s", name, audience_id)
+            self._remember(account, name, export)
             result.status = self._status(account, audience_id)
             return
         target = self._client.create_upload_url(account)
         result.upload_id = target.id
         self._uploader.upload(target.upload_url, export.path)
-        created = self._create(account, name, target.id)
+        created = self._create(account, name, target.id, config)
         result.action, result.audience_id = CREATED, str(created.get("id") or target.id)
         result.status = created.get("status")
         log.info("%s: created audience %s", name, result.audience_id)
+        self._remember(account, name, export)
+
+    def _remember(self, account: str, name: str, export: ExportResult) -> None:
+        if self._ledger is None:
+            return
+        try:
+            self._ledger.store_uploaded(account, name, export.path)
+        except Exception as exc:  # the upload happened; only the next diff is affected
+            log.error("%s: remembering the uploaded set failed: %s", name, exc)
 
     def _status(self, account: str, audience_id: str) -> str | None:
         """The audience's status after a replacement; the sync has succeeded either way."""
@@ -205,13 +287,25 @@ class MirrorSync:
             log.info("the list was replaced; reading its status failed: %s", exc)
             return None
 
-    def _check_size(self, name: str, export: ExportResult) -> None:
-        if export.identifiers < self.options.min_identifiers:
+    def _check_guards(
+        self, name: str, export: ExportResult, config: AudienceConfig, last: SyncRecord | None
+    ) -> None:
+        """Refuse, before any network call, a file that would damage a live audience."""
+        minimum = self.options.min_identifiers
+        minimum = config.min_identifiers if minimum is None else minimum
+        count = export.identifiers
+        if count == 0:
             raise RefusedError(
-                f"{name!r} has {export.identifiers} hashed identifiers; Spotify needs at least "
-                f"{self.options.min_identifiers} per upload. Nothing was sent.",
-                hint="Check the members input and the rejects model, or lower "
-                "--min-identifiers if your agreement with Spotify allows it.",
+                f"Guard empty: {name!r} has no hashed identifiers now"
+                + (f" (the last sync uploaded {last.identifiers:,})" if last else "")
+                + "; an empty upload would wipe the audience. Nothing was sent.",
+                hint="Check the members input and the rejects model.",
+            )
+        if count < minimum:
+            raise RefusedError(
+                f"Guard min_identifiers: {name!r} has {count} hashed identifiers; the minimum "
+                f"is {minimum} (Spotify needs at least 1,000 per upload). Nothing was sent.",
+                hint="Check the members input and the rejects model.",
             )
         if export.bytes > self.options.max_file_bytes:
             raise RefusedError(
@@ -219,9 +313,28 @@ class MirrorSync:
                 f"{self.options.max_file_bytes:,} bytes per upload. Nothing was sent.",
                 hint="Split the audience into smaller segments.",
             )
+        submitted, rejected = self._reader.submitted_and_rejected(name)
+        share = rejected / submitted if submitted else 0.0
+        if share > config.max_rejected_share and not self.options.force:
+            raise RefusedError(
+                f"Guard max_rejected_share: {rejected:,} of {submitted:,} identifier values "
+                f"({share:.0%}) of {name!r} were rejected, above the "
+                f"{config.max_rejected_share:.0%} limit; the input looks broken. Nothing was sent.",
+                hint="See spotify_audience_rejects for the reasons; --force uploads anyway.",
+            )
+        if last is not None and last.identifiers:
+            shrink = 1 - count / last.identifiers
+            allowed = self.options.allow_shrink or self.options.force
+            if shrink > config.max_shrink and not allowed:
+                raise RefusedError(
+                    f"Guard max_shrink: {name!r} would shrink from {last.identifiers:,} to "
+                    f"{count:,} identifiers ({shrink:.0%}, above the {config.max_shrink:.0%} "
+                    "limit) against the last successful sync. Nothing was sent.",
+                    hint="If the smaller audience is right, run again with --allow-shrink.",
+                )
 
-    def _existing_audience_id(self, account: str, name: str) -> str | None:
-        configured = self.options.audience_ids.get(name)
+    def _existing_audience_id(self, account: str, name: str, config: AudienceConfig) -> str | None:
+        configured = self.options.audience_ids.get(name) or config.audience_id
         if configured:
             return configured.strip().lower()
         assert self._client is not None
@@ -235,12 +348,15 @@ class MirrorSync:
             )
         return str(matches[0]["id"]) if matches else None
 
-    def _create(self, account: str, name: str, upload_id: str) -> dict[str, Any]:
+    def _create(
+        self, account: str, name: str, upload_id: str, config: AudienceConfig
+    ) -> dict[str, Any]:
         """Create the audience; after an unclear outcome, look before trying again."""
         assert self._client is not None
+        description = self.options.description or config.description
         try:
             return self._client.create_audience(
-                account, name=name, upload_id=upload_id, description=self.options.description
+                account, name=name, upload_id=upload_id, description=description
             )
         except NetworkError as exc:
             log.info("%s: the create call's outcome is unknown (%s); looking it up", name, exc)
@@ -249,7 +365,7 @@ class MirrorSync:
             log.info("%s: the audience was created after all", name)
             return found
         return self._client.create_audience(
-            account, name=name, upload_id=upload_id, description=self.options.description
+            account, name=name, upload_id=upload_id, description=description
         )
 
     def _find_created(self, account: str, name: str, upload_id: str) -> dict[str, Any] | None:

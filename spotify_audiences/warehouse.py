@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from spotify_audiences.errors import ConfigError, WarehouseError
+from spotify_audiences.ledger import DuckDBLedger
 
 MART = "spotify_audience_identifiers"
 REJECTS = "spotify_audience_rejects"
@@ -30,6 +31,10 @@ class MartReader(Protocol):
 
     def rejects(self, audience_name: str) -> dict[str, int]:
         """Rejected identifier counts keyed ``"<type>/<reason>"``."""
+        ...
+
+    def submitted_and_rejected(self, audience_name: str) -> tuple[int, int]:
+        """Non-empty identifier values in the input, and how many of them were rejected."""
         ...
 
     def close(self) -> None:
@@ -88,15 +93,21 @@ def load_dbt_target(
 
 
 def open_mart_reader(
-    project_dir: Path, profiles_dir: Path | None = None, target: str | None = None
-) -> MartReader:
+    project_dir: Path,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    *,
+    read_only: bool = True,
+) -> DuckDBMartReader:
     """A reader for the marts that ``dbt build`` wrote on ``target``."""
     found = load_dbt_target(project_dir, profiles_dir, target)
     if found.type == "duckdb":
         path = found.credentials.path
         if not path or path == ":memory:":
             raise ConfigError(f"Target {found.name!r} keeps DuckDB in memory; give it a file path.")
-        return DuckDBMartReader(Path(path), schema=found.credentials.schema or "main")
+        return DuckDBMartReader(
+            Path(path), schema=found.credentials.schema or "main", read_only=read_only
+        )
     raise ConfigError(
         f"Target {found.name!r} is a {found.type!r} target; the CLI sync reads duckdb targets "
         "(on Snowflake, call the sync procedure)."
@@ -113,6 +124,7 @@ class DuckDBMartReader:
         schema: str = "main",
         batch_rows: int = BATCH_ROWS,
         connection: Any = None,
+        read_only: bool = True,
     ) -> None:
         """Open ``path`` read-only, or use an open DuckDB ``connection`` (not closed by us)."""
         import duckdb
@@ -129,10 +141,10 @@ class DuckDBMartReader:
                     f"No DuckDB database at {path}: run `dbt build` first to build the audiences."
                 )
             try:
-                self._con = duckdb.connect(str(path), read_only=True)
+                self._con = duckdb.connect(str(path), read_only=read_only)
             except duckdb.Error as exc:
                 raise WarehouseError(f"Cannot open the DuckDB database {path}: {exc}") from None
-        for table in (MART, REJECTS):
+        for table in (MART, REJECTS, SUMMARY):
             if not self._table_exists(table):
                 raise WarehouseError(
                     f"The model {table} is not in {where} (schema {schema}): run `dbt build` first."
@@ -179,6 +191,19 @@ class DuckDBMartReader:
             [audience_name],
         ).fetchall()
         return {f"{t}/{r}": int(n) for t, r, n in rows}
+
+    def submitted_and_rejected(self, audience_name: str) -> tuple[int, int]:
+        """From the summary mart."""
+        row = self._con.execute(
+            f"select identifiers_submitted, identifiers_rejected from {self._rel(SUMMARY)} "  # noqa: S608
+            "where audience_name = ?",
+            [audience_name],
+        ).fetchone()
+        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
+    def ledger(self) -> DuckDBLedger:
+        """The sync ledger in the same database (needs a writable connection)."""
+        return DuckDBLedger(self._con, schema=self._schema, mart=MART)
 
     def close(self) -> None:
         """Close the connection if this reader opened it."""

@@ -8,6 +8,8 @@ import random
 import uuid
 from pathlib import Path
 
+import phonenumbers
+
 COLUMNS = [
     "audience_name",
     "email",
@@ -29,12 +31,23 @@ _PHONES = {
 }
 
 
+def _digits(rng: random.Random, region: str, lengths: list[int]) -> str:
+    """National digits; mostly ones that a real exchange could have issued."""
+    for _ in range(200):
+        digits = str(rng.randint(2, 9)) + "".join(
+            str(rng.randint(0, 9)) for _ in range(rng.choice(lengths) - 1)
+        )
+        if rng.random() < 0.1:
+            return digits  # whatever it is: the oracle decides
+        if phonenumbers.is_valid_number(phonenumbers.parse(digits, region)):
+            return digits
+    return digits
+
+
 def _phone(rng: random.Random) -> tuple[str, str]:
     region = rng.choice(list(_PHONES))
     _, lengths, formats = _PHONES[region]
-    digits = str(rng.randint(2, 9)) + "".join(
-        str(rng.randint(0, 9)) for _ in range(rng.choice(lengths) - 1)
-    )
+    digits = _digits(rng, region, lengths)
     template = rng.choice(formats)
     phone = template.format(a=digits[:3], b=digits[3:6], c=digits[6:], n=digits)
     country = rng.choice([region, region.lower(), ""]) if region != "US" else rng.choice(["US", ""])

@@ -179,7 +179,9 @@ def test_too_few_identifiers_is_refused_before_any_call(tmp_path, sandbox):
     assert result.returncode == 3
     lines = _json_lines(result.stdout)
     assert lines["Tiny"]["action"] == "refused"
-    assert "at least 1000" in lines["Tiny"]["error"]
+    assert (
+        "min_identifiers" in lines["Tiny"]["error"] and "minimum is 1000" in lines["Tiny"]["error"]
+    )
     assert lines["Big"]["action"] == "created"
     assert [a["name"] for a in sandbox.list_audiences()] == ["Big"]
 
