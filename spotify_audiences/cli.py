@@ -171,6 +171,7 @@ def sync(
     by --audience-id, else by its exact name in the ad account, else created. Exit status 0
     only when every audience synced.
     """
+    show_progress = not as_json and not click.get_current_context().find_root().params["quiet"]
     try:
         options = SyncOptions(
             min_identifiers=min_identifiers,
@@ -181,6 +182,7 @@ def sync(
             config=ProjectConfig.from_project(project_dir),
             force=force,
             allow_shrink=allow_shrink,
+            progress=show_progress,
         )
         settings = SpotifySettings.from_env()
         connection = None
@@ -193,6 +195,7 @@ def sync(
                 chunk_size=chunk_size,
                 deadline_seconds=deadline,
                 sink=sink,
+                show_progress=show_progress,
             )
         reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
         try:
@@ -371,3 +374,53 @@ def logout(token_file: Path | None) -> None:
         click.echo(f"Removed {store.path}.")
     else:
         click.echo(f"No saved token at {store.path}.")
+
+
+@main.command()
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--target", "-t", help="dbt target whose ledger to read and write.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per audience per line.")
+@_token_file_option
+def status(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    as_json: bool,
+    token_file: Path | None,
+) -> None:
+    """Fetch status and size of every synced audience into spotify_audience_status."""
+    from spotify_audiences.status import check_status
+
+    try:
+        settings, sink = _with_stored_token(SpotifySettings.from_env(), TokenStore(token_file))
+        settings.validated(require_credentials=True)
+        connection = connect(settings, sink=sink)
+        reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
+        try:
+            rows = check_status(connection.client, reader.ledger(), settings.account_id)
+        finally:
+            reader.close()
+            connection.close()
+    except SpotifyAudiencesError as exc:
+        _fail(exc)
+        return
+    if not rows:
+        click.echo("No audience has been synced to this ad account yet.")
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, sort_keys=True))
+            continue
+        size = (
+            f"{row['size_min']:,}-{row['size_max']:,}"
+            if row.get("size_min") is not None and row.get("size_max") is not None
+            else "-"
+        )
+        click.echo(
+            f"{row['audience_name']:<32} {row['audience_id']}  {row.get('status') or 'ERROR':<10} "
+            f"size {size}"
+        )
+        if row.get("advice") or row.get("error"):
+            click.echo(f"  {row.get('advice') or row.get('error')}")
+    if any(row.get("error") for row in rows):
+        sys.exit(EXIT_FAILED)

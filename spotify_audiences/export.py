@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spotify_audiences.errors import WarehouseError
+from spotify_audiences.progress import Progress
 
 IDENTIFIER_TYPES = ("EMAIL_ID_SHA256", "PHONE_NUMBER_SHA256", "DEVICE_ID_SHA256")
 HEADER = b"type,value\n"
@@ -37,7 +38,9 @@ class ExportResult:
         return sum(self.counts.values())
 
 
-def write_audience_csv(batches: Iterable[Sequence[tuple[str, str]]], path: Path) -> ExportResult:
+def write_audience_csv(
+    batches: Iterable[Sequence[tuple[str, str]]], path: Path, *, progress: Progress | None = None
+) -> ExportResult:
     """Write ``type,value`` rows to ``path`` and return their counts, size and SHA-256."""
     counts: Counter[str] = Counter()
     digest = hashlib.sha256()
@@ -63,6 +66,10 @@ def write_audience_csv(batches: Iterable[Sequence[tuple[str, str]]], path: Path)
             fh.write(chunk)
             digest.update(chunk)
             size += len(chunk)
+            if progress is not None:
+                progress.advance(len(batch))
+    if progress is not None:
+        progress.close()
     return ExportResult(
         path=path,
         counts={t: counts[t] for t in IDENTIFIER_TYPES if counts[t]},

@@ -43,6 +43,7 @@ from spotify_audiences.errors import (
 )
 from spotify_audiences.export import ExportResult, write_audience_csv
 from spotify_audiences.ledger import Ledger, SyncRecord
+from spotify_audiences.progress import Progress
 from spotify_audiences.transport import Clock, Deadline, RetryPolicy, SystemClock, Transport
 from spotify_audiences.upload import ResumableUploader
 from spotify_audiences.warehouse import MartReader
@@ -69,6 +70,7 @@ class SyncOptions:
     config: ProjectConfig = field(default_factory=ProjectConfig)
     force: bool = False
     allow_shrink: bool = False
+    progress: bool = False  # a progress line on an interactive terminal
 
 
 @dataclass
@@ -225,8 +227,11 @@ class MirrorSync:
         config = self.options.config.for_audience(name)
         result.rejected = self._reader.rejects(name)
         directory = self.options.dry_run_dir or scratch
+        progress = Progress(f"export {name}", unit="rows") if self.options.progress else None
         export = write_audience_csv(
-            self._reader.identifier_batches(name), directory / f"{slugify(name)}.csv"
+            self._reader.identifier_batches(name),
+            directory / f"{slugify(name)}.csv",
+            progress=progress,
         )
         result.counts, result.bytes, result.sha256 = export.counts, export.bytes, export.sha256
         account = self._settings.account_id if self._settings.ad_account_id else None
@@ -408,6 +413,7 @@ def connect(
     retry: RetryPolicy | None = None,
     sink: RefreshTokenSink | None = None,
     tokens: TokenProvider | None = None,
+    show_progress: bool = False,
 ) -> SpotifyConnection:
     """Build the Ads API client and the uploader from validated settings.
 
@@ -432,5 +438,5 @@ def connect(
     return SpotifyConnection(
         transport=transport,
         client=AdsClient(transport, tokens, base_url=settings.ads_api_url),
-        uploader=ResumableUploader(transport, chunk_size=chunk_size),
+        uploader=ResumableUploader(transport, chunk_size=chunk_size, show_progress=show_progress),
     )

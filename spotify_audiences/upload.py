@@ -20,6 +20,7 @@ import requests
 
 from spotify_audiences.config import CHUNK_GRANULARITY, DEFAULT_CHUNK_SIZE, check_endpoint
 from spotify_audiences.errors import ConfigError, NetworkError, UploadError
+from spotify_audiences.progress import Progress
 from spotify_audiences.transport import Retry, Transport
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,15 @@ class UploadReport:
 class _FileSlice:
     """A read-only window on an open file, streamed by requests with a Content-Length."""
 
-    def __init__(self, fh: BinaryIO, start: int, length: int, report: UploadReport) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO,
+        start: int,
+        length: int,
+        report: UploadReport,
+        progress: Progress | None = None,
+    ) -> None:
+        self._progress = progress
         self._fh = fh
         self._start = start
         self._length = length
@@ -64,6 +73,8 @@ class _FileSlice:
         data = self._fh.read(size)
         self._left -= len(data)
         self._report.bytes_sent += len(data)
+        if self._progress is not None:
+            self._progress.advance(len(data))
         return data
 
 
@@ -84,9 +95,17 @@ def validate_chunk_size(chunk_size: int) -> int:
 class ResumableUploader:
     """Uploads one file to a signed URL through a GCS resumable session."""
 
-    def __init__(self, transport: Transport, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        show_progress: bool = True,
+    ) -> None:
         self._transport = transport
         self.chunk_size = validate_chunk_size(chunk_size)
+        self.show_progress = show_progress
+        self._progress: Progress | None = None
 
     def upload(
         self, upload_url: str, path: Path, *, content_type: str = "text/csv"
@@ -106,11 +125,15 @@ class ResumableUploader:
     def _upload(self, upload_url: str, path: Path, content_type: str) -> UploadReport:
         size = os.path.getsize(path)
         report = UploadReport(size=size)
+        if self.show_progress:
+            self._progress = Progress(f"upload {path.name}", total=size, unit="bytes")
         with open(path, "rb") as fh:
             while True:
                 session = self._start(upload_url, content_type)
                 try:
                     self._send(session, fh, size, report)
+                    if self._progress is not None:
+                        self._progress.close()
                     return report
                 except _SessionGone:
                     report.restarts += 1
@@ -156,7 +179,7 @@ class ResumableUploader:
                     "PUT",
                     session,
                     headers={"Content-Range": content_range, "Content-Length": str(length)},
-                    data=_FileSlice(fh, offset, length, report) if length else b"",
+                    data=_FileSlice(fh, offset, length, report, self._progress) if length else b"",
                     retry=Retry.WRITE,
                     what="upload a chunk",
                 )
