@@ -151,3 +151,63 @@ def dbt_on_fakesnow(
     return subprocess.run(
         command, cwd=project_dir, env=full_env, capture_output=True, text=True, timeout=300
     )
+
+
+MARTS = ("SPOTIFY_AUDIENCE_IDENTIFIERS", "SPOTIFY_AUDIENCE_REJECTS", "SPOTIFY_AUDIENCE_SUMMARY")
+
+
+def copy_marts(server: FakesnowServer, schema: str, session, target_schema: str) -> None:
+    """Copy the marts dbt built on fakesnow into a Snowpark local-testing session's tables."""
+    with contextlib.closing(server.connect()) as connection:
+        for table in MARTS:
+            cursor = connection.cursor()
+            cursor.execute(f"select * from {schema}.{table}")  # noqa: S608
+            columns = [d[0].upper() for d in cursor.description]
+            rows = [list(row) for row in cursor.fetchall()]
+            session.create_dataframe(rows, schema=columns).write.save_as_table(
+                f"{target_schema}.{table}", mode="overwrite"
+            )
+
+
+class SnowflakeRuntime:
+    """Stands in for the ``_snowflake`` module that Snowflake gives a procedure's handler.
+
+    The OAUTH2 secret behaves as Snowflake's does: it holds the client credentials (from the
+    security integration) and the refresh token, and answers a fresh access token from the
+    Accounts token endpoint. Generic secrets answer their strings.
+    """
+
+    def __init__(self, sandbox_env: dict[str, str], *, bound: set[str] | None = None) -> None:
+        self._env = sandbox_env
+        self._generic = {
+            "spotify_client_id": sandbox_env["SPOTIFY_CLIENT_ID"],
+            "spotify_client_secret": sandbox_env["SPOTIFY_CLIENT_SECRET"],
+            "spotify_refresh_token": sandbox_env["SPOTIFY_REFRESH_TOKEN"],
+        }
+        self._bound = bound if bound is not None else {"spotify_oauth", *self._generic}
+        self.reads: list[str] = []
+
+    def _check(self, alias: str) -> None:
+        self.reads.append(alias)
+        if alias not in self._bound:
+            raise ValueError(f"secret alias {alias} is not bound to this procedure")
+
+    def get_generic_secret_string(self, alias: str) -> str:
+        self._check(alias)
+        return self._generic[alias]
+
+    def get_oauth_access_token(self, alias: str) -> str:
+        import requests
+
+        self._check(alias)
+        response = requests.post(
+            self._env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self._generic["spotify_refresh_token"],
+            },
+            auth=(self._generic["spotify_client_id"], self._generic["spotify_client_secret"]),
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]

@@ -1,0 +1,70 @@
+"""Handlers of the Snowflake stored procedure ``spotify_audiences_sync``.
+
+The procedure is created by ``spotify-audiences snowflake-setup`` with this package staged as a
+zip (``IMPORTS``), ``HANDLER`` set to one of the two functions below (by where the credentials
+live), Spotify reachable only through its external access integration, and the secrets bound
+under the aliases of :mod:`~spotify_audiences.snowflake.credentials`::
+
+    call spotify_audiences_sync();                                  -- every audience
+    call spotify_audiences_sync(audiences => ['Lapsed Premium Listeners']);
+    call spotify_audiences_sync(options => {'dry_run': true});      -- check, send nothing
+
+It answers an ARRAY with one ``sync --json`` object per audience, and fails the call
+when an audience did not sync (unless ``options => {'raise_on_failure': false}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from snowflake.snowpark import Session
+
+from spotify_audiences.config import SpotifySettings
+from spotify_audiences.in_warehouse import Credentials, LogRotationSink, SyncRequest, run_sync
+from spotify_audiences.snowflake.credentials import generic_secrets, oauth_secret
+from spotify_audiences.snowflake.reader import SnowparkMartReader
+
+# The SQL arguments may be NULL. Snowpark reads these hints when the handler is registered
+# from Python (local testing), and it understands typing.Optional but not ``X | None``.
+OptionalNames = Optional[list[str]]  # noqa: UP045
+OptionalText = Optional[str]  # noqa: UP045
+OptionalObject = Optional[dict]  # noqa: UP045
+
+
+def sync_with_oauth_secret(
+    session: Session,
+    audiences: OptionalNames = None,
+    mart_schema: OptionalText = None,
+    ad_account_id: OptionalText = None,
+    options: OptionalObject = None,
+) -> list[dict]:
+    """Handler when an OAUTH2 secret is bound as ``spotify_oauth``."""
+    return run(session, audiences, mart_schema, ad_account_id, options, oauth_secret())
+
+
+def sync_with_generic_secrets(
+    session: Session,
+    audiences: OptionalNames = None,
+    mart_schema: OptionalText = None,
+    ad_account_id: OptionalText = None,
+    options: OptionalObject = None,
+) -> list[dict]:
+    """Handler when client id, client secret and refresh token are generic-string secrets."""
+    return run(session, audiences, mart_schema, ad_account_id, options, generic_secrets())
+
+
+def run(
+    session: Session,
+    audiences: list[str] | None,
+    mart_schema: str | None,
+    ad_account_id: str | None,
+    options: dict[str, Any] | None,
+    credentials: Credentials,
+) -> list[dict[str, Any]]:
+    """Read the marts with the procedure's session and sync them; see the module docstring."""
+    request = SyncRequest.parse(audiences, options)
+    schema = mart_schema or f"{session.get_current_database()}.{session.get_current_schema()}"
+    reader = SnowparkMartReader(session, schema)
+    settings = SpotifySettings(ad_account_id=ad_account_id)
+    sink = LogRotationSink("the secret bound as spotify_refresh_token (ALTER SECRET)")
+    return run_sync(reader, settings, request, credentials=credentials, sink=sink)

@@ -1,0 +1,148 @@
+"""The sync procedure's handlers in Snowpark local testing, against the sandbox over loopback.
+
+The handlers run as a registered stored procedure (``session.sproc.register`` and
+``session.call``) on tables holding the marts that dbt built on fakesnow; ``_snowflake`` is the
+stand-in of ``snowflake_helpers.SnowflakeRuntime``. What Spotify receives is compared with the
+test oracle's hashes of the raw members.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from oracle import expected
+from snowflake_helpers import SnowflakeRuntime, copy_marts
+
+from spotify_audiences.snowflake import procedure
+from spotify_audiences.sync import AudienceResult
+
+SCHEMA = "SPOTIFY_AUDIENCES.AUDIENCES"
+
+
+@pytest.fixture(scope="module")
+def snowpark(fakesnow, fakesnow_build):
+    """A local-testing session holding the marts of the fakesnow build."""
+    from snowflake.snowpark import Session
+    from snowflake.snowpark.types import ArrayType, MapType, StringType, VariantType
+
+    assert fakesnow_build.returncode == 0, fakesnow_build.stdout[-3000:]
+    session = Session.builder.config("local_testing", True).create()
+    copy_marts(fakesnow, fakesnow_build.mart_schema, session, SCHEMA)
+    # the SQL signature: audiences array, mart_schema varchar, ad_account_id varchar, options object
+    signature = [
+        ArrayType(StringType()),
+        StringType(),
+        StringType(),
+        MapType(StringType(), VariantType()),
+    ]
+    for name, handler in (
+        ("SYNC_OAUTH", procedure.sync_with_oauth_secret),
+        ("SYNC_GENERIC", procedure.sync_with_generic_secrets),
+    ):
+        session.sproc.register(
+            handler,
+            name=name,
+            return_type=ArrayType(),
+            input_types=signature,
+            packages=["snowflake-snowpark-python", "requests"],
+            external_access_integrations=["SPOTIFY_AUDIENCES_EGRESS"],
+        )
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def runtime(sandbox, monkeypatch):
+    """``_snowflake`` for the handlers, with credentials of the sandbox."""
+    fake = SnowflakeRuntime(sandbox.env())
+    monkeypatch.setitem(__import__("sys").modules, "_snowflake", fake)
+    return fake
+
+
+def _endpoints(sandbox, **extra):
+    env = sandbox.env()
+    return {
+        "ads_api_url": env["SPOTIFY_ADS_API_URL"],
+        "accounts_url": env["SPOTIFY_ACCOUNTS_URL"],
+    } | extra
+
+
+def _as_list(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_oauth_secret_procedure_syncs_the_mart_then_replaces_the_same_audiences(
+    snowpark, sandbox, runtime, fakesnow_build
+):
+    want = expected(fakesnow_build.members_csv)
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+
+    first = _as_list(snowpark.call("SYNC_OAUTH", None, SCHEMA, account, _endpoints(sandbox)))
+
+    assert {r["audience_name"] for r in first} == set(want)
+    assert set(first[0]) == {f.name for f in dataclasses.fields(AudienceResult)}
+    for result in first:
+        assert result["action"] == "created", result
+        members = sandbox.audience_members(result["audience_id"])
+        assert members == want[result["audience_name"]]["members"]
+        assert sum(result["counts"].values()) == len(members)
+    assert set(runtime.reads) == {"spotify_oauth"}, "only the OAuth secret is read"
+
+    second = _as_list(
+        snowpark.call("SYNC_OAUTH", ["Ski Season"], SCHEMA, account, _endpoints(sandbox))
+    )
+    assert [(r["audience_name"], r["action"]) for r in second] == [("Ski Season", "replaced")]
+    created = {r["audience_name"]: r["audience_id"] for r in first}
+    assert second[0]["audience_id"] == created["Ski Season"]
+    assert len(sandbox.list_audiences()) == len(want)
+
+
+def test_generic_secrets_procedure_runs_the_projects_own_refresh(
+    snowpark, sandbox, runtime, fakesnow_build
+):
+    want = expected(fakesnow_build.members_csv)
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+
+    results = _as_list(
+        snowpark.call("SYNC_GENERIC", ["Snowfall Fans"], SCHEMA, account, _endpoints(sandbox))
+    )
+
+    assert [r["action"] for r in results] == ["created"]
+    assert sandbox.audience_members(results[0]["audience_id"]) == want["Snowfall Fans"]["members"]
+    assert set(runtime.reads) == {
+        "spotify_client_id",
+        "spotify_client_secret",
+        "spotify_refresh_token",
+    }
+
+
+def test_a_refused_audience_fails_the_call_with_the_summary(snowpark, sandbox, runtime):
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+    options = _endpoints(sandbox, min_identifiers=10**9)
+
+    with pytest.raises(Exception, match="did not sync") as raised:
+        snowpark.call("SYNC_OAUTH", ["Ski Season"], SCHEMA, account, options)
+    assert '"action": "refused"' in str(raised.value)
+
+    options["raise_on_failure"] = False
+    results = _as_list(snowpark.call("SYNC_OAUTH", ["Ski Season"], SCHEMA, account, options))
+    assert results[0]["action"] == "refused"
+    assert results[0]["exit_code"] == 3
+    assert sandbox.list_audiences() == []
+
+
+def test_dry_run_reads_no_secret_and_sends_nothing(snowpark, sandbox, monkeypatch, fakesnow_build):
+    runtime = SnowflakeRuntime(sandbox.env(), bound=set())
+    monkeypatch.setitem(__import__("sys").modules, "_snowflake", runtime)
+    want = expected(fakesnow_build.members_csv)
+
+    results = _as_list(snowpark.call("SYNC_OAUTH", None, SCHEMA, None, {"dry_run": True}))
+
+    assert {r["audience_name"]: r["action"] for r in results} == dict.fromkeys(want, "dry_run")
+    for result in results:
+        assert sum(result["counts"].values()) == len(want[result["audience_name"]]["members"])
+        assert result["file"] is None
+    assert runtime.reads == []
+    assert sandbox.requests() == []
