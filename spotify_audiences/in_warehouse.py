@@ -49,6 +49,7 @@ from spotify_audiences.config import (
     check_endpoint,
 )
 from spotify_audiences.errors import ConfigError, SpotifyAudiencesError
+from spotify_audiences.ledger import Ledger
 from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import MartReader
 
@@ -195,12 +196,13 @@ def run_sync(
     *,
     credentials: Credentials | None = None,
     sink: RefreshTokenSink | None = None,
+    ledger: Ledger | None = None,
 ) -> list[dict[str, Any]]:
     """Sync as requested and return one ``sync --json`` object per audience.
 
     ``credentials`` is called only when the sync will talk to Spotify; without it the settings
-    must already hold a refresh token. Raises :class:`SyncFailedError` when an audience failed
-    and the request does not say otherwise.
+    must already hold a refresh token. ``ledger`` is the sync history, as for the CLI. Raises
+    :class:`SyncFailedError` when an audience failed and the request does not say otherwise.
     """
     settings = request.with_endpoints(settings)
     with tempfile.TemporaryDirectory(prefix="spotify-audiences-dry-run-") as scratch:
@@ -227,6 +229,7 @@ def run_sync(
                 client=connection.client if connection else None,
                 uploader=connection.uploader if connection else None,
                 options=options,
+                ledger=ledger,
             )
             results = [_summary(r) for r in runner.run(request.audiences)]
         finally:

@@ -161,7 +161,7 @@ def copy_marts(server: FakesnowServer, schema: str, session, target_schema: str)
     with contextlib.closing(server.connect()) as connection:
         for table in MARTS:
             cursor = connection.cursor()
-            cursor.execute(f"select * from {schema}.{table}")  # noqa: S608
+            cursor.execute(f"select * from {schema}.{table}")
             columns = [d[0].upper() for d in cursor.description]
             rows = [list(row) for row in cursor.fetchall()]
             session.create_dataframe(rows, schema=columns).write.save_as_table(
@@ -211,3 +211,23 @@ class SnowflakeRuntime:
         )
         response.raise_for_status()
         return response.json()["access_token"]
+
+
+def project_with_post_hook(
+    directory: Path, model: str = "spotify_audience_summary", hook: str | None = None
+) -> Path:
+    """A copy of the dbt project whose ``model`` has the sync post-hook, as a user would add it."""
+    import shutil
+
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("models", "macros", "python_udfs", "data"):
+        shutil.copytree(ROOT / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests" / "dbt", directory / "tests" / "dbt")
+    shutil.copy(ROOT / "profiles.yml", directory / "profiles.yml")
+    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
+    marts = project["models"]["spotify_audiences"].setdefault("marts", {})
+    marts[model] = {"+post-hook": hook or "{{ spotify_audiences_sync() }}"}
+    (directory / "dbt_project.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return directory

@@ -23,13 +23,13 @@ def test_mart_holds_exactly_what_the_oracle_expects(fakesnow_build, fakesnow):
     mart = fakesnow_build.mart_schema
     members: dict[str, set] = defaultdict(set)
     for audience, kind, digest in fakesnow.query(
-        f"select audience_name, identifier_type, identifier_sha256 "  # noqa: S608
+        f"select audience_name, identifier_type, identifier_sha256 "
         f"from {mart}.spotify_audience_identifiers"
     ):
         members[audience].add((kind, digest))
     rejected: dict[str, Counter] = defaultdict(Counter)
     for audience, kind, count in fakesnow.query(
-        f"select audience_name, identifier_type, rejected_count "  # noqa: S608
+        f"select audience_name, identifier_type, rejected_count "
         f"from {mart}.spotify_audience_rejects"
     ):
         rejected[audience][kind] += count

@@ -1,0 +1,70 @@
+"""dbt-duckdb plugin: ``spotify_audiences_sync()``, the in-process sync of the dbt post-hook.
+
+Listed under ``plugins:`` of the local target. The post-hook macro ``spotify_audiences_sync()``
+renders ``select spotify_audiences_sync('<request>')`` on DuckDB; this function then runs the
+same sync as the CLI inside the dbt process: it reads the marts and writes the sync ledger on a
+cursor of its own (the post-hook's own connection is busy running the query), with the Spotify
+settings from the ``SPOTIFY_*`` environment variables or the token saved by
+``spotify-audiences login``. A new cursor sees committed data only, so the macro commits the
+model's transaction first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
+
+from spotify_audiences.auth import RefreshTokenSink
+from spotify_audiences.config import ENV_REFRESH_TOKEN, SpotifySettings
+from spotify_audiences.in_warehouse import LogRotationSink, SyncRequest, run_sync
+from spotify_audiences.login import TokenStore
+from spotify_audiences.warehouse import DuckDBMartReader
+
+FUNCTION = "spotify_audiences_sync"
+
+
+def settings_from_env() -> tuple[SpotifySettings, RefreshTokenSink]:
+    """Like the CLI: the env var wins, else the token saved by ``login`` (which keeps rotations)."""
+    settings = SpotifySettings.from_env()
+    if settings.refresh_token is not None:
+        return settings, LogRotationSink(ENV_REFRESH_TOKEN)
+    token_file = os.environ.get("SPOTIFY_AUDIENCES_TOKEN_FILE")
+    store = TokenStore(Path(token_file) if token_file else None)
+    stored = store.load()
+    if stored is None:
+        return settings, store
+    return dataclasses.replace(settings, refresh_token=stored), store
+
+
+def sync_on_connection(connection: DuckDBPyConnection, request: str) -> str:
+    """Run the sync that ``request`` (JSON: audiences, schema, options) asks for; JSON out."""
+    body = json.loads(request)
+    sync_request = SyncRequest.parse(body.get("audiences"), body.get("options"))
+    settings, sink = settings_from_env()
+    cursor = connection.cursor()
+    try:
+        reader = DuckDBMartReader(connection=cursor, schema=body.get("schema") or "main")
+        results = run_sync(reader, settings, sync_request, sink=sink, ledger=reader.ledger())
+    finally:
+        cursor.close()
+    return json.dumps(results, sort_keys=True)
+
+
+class Plugin(BasePlugin):
+    """Registers ``spotify_audiences_sync(request varchar) -> varchar`` (a JSON summary)."""
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        """Create the function on dbt's connection; dbt-duckdb calls this once per database."""
+
+        def spotify_audiences_sync(request: str) -> str:
+            return sync_on_connection(conn, request)
+
+        conn.create_function(
+            FUNCTION, spotify_audiences_sync, [VARCHAR], VARCHAR, side_effects=True
+        )
