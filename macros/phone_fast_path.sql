@@ -1,0 +1,271 @@
+{#
+    The phone fast path: SQL that gives exactly what normalize_phone() (phonenumbers parse with
+    the row's region, is_valid_number, E.164) gives, for the inputs it can prove it reads the
+    same way; int_audience_identifiers_normalized sends everything else to the UDF.
+
+    The model takes the steps of phonenumbers.parse() one CTE at a time; these macros supply
+    the region-specific parts, from phone_fast_path_rules(), which python_udfs/phone_fast_path.py
+    generates from phonenumbers' metadata. Patterns there use a portable regex subset, so one
+    pattern serves DuckDB and Snowflake through matches_regex().
+
+      phone_shape                   only digits and separators (space . - / ( )) with at most
+                                    one leading +; letters, extensions, other symbols: UDF
+      phone_prefix_length           an international prefix (00, 011) or national prefix (0)
+                                    at the start, when it is a set of literals; a prefix
+                                    pattern that matches: UDF
+      phone_calling_code            the calling code after + or an international prefix
+      phone_matches_general_pattern, phone_max_length
+                                    whether a national number starting with the region's own
+                                    calling code loses it, and whether a national prefix is
+                                    stripped
+      phone_length_rejects_stripping
+                                    the length check that puts a stripped prefix back
+      phone_is_valid                the number-type patterns of the regions of the calling
+                                    code, in phonenumbers' order
+#}
+
+{% macro strip_non_digits(expr) %}
+    {{ return(adapter.dispatch('strip_non_digits')(expr)) }}
+{% endmacro %}
+
+{# Snowflake: regexp_replace replaces every match. #}
+{% macro default__strip_non_digits(expr) -%}
+    regexp_replace({{ expr }}, '[^0-9]', '')
+{%- endmacro %}
+
+{# DuckDB: regexp_replace replaces only the first match unless given 'g'. #}
+{% macro duckdb__strip_non_digits(expr) -%}
+    regexp_replace({{ expr }}, '[^0-9]', '', 'g')
+{%- endmacro %}
+
+{#
+    'plus' for + then digits and separators, 'plain' for digits and separators, else null.
+    phonenumbers reads these as their digits alone: no letters (vanity numbers, extensions),
+    no second number, no RFC 3966 parameters; it refuses inputs over 250 characters.
+#}
+{% macro phone_shape(expr) -%}
+    case
+        when length({{ expr }}) > 250 then null
+        when {{ matches_regex(expr, '[+][-0-9 ()./]*') }} then 'plus'
+        when {{ matches_regex(expr, '[-0-9 ()./]*') }} then 'plain'
+    end
+{%- endmacro %}
+
+{#
+    Length of the region's international_prefix or national_prefix (kind) at the start of the
+    digits: 0 if none, -1 if the region's prefix is a pattern that matches (left to the UDF),
+    null for a region without rules.
+#}
+{% macro phone_prefix_length(digits, region, kind) -%}
+    {%- set regex = _phone_regex() -%}
+    {%- set branches = [] -%}
+    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+        {%- set prefix = rule[kind] -%}
+        {%- if prefix.pattern -%}
+            {%- set sql = 'case when ' ~ _phone_starts_with(regex, digits, prefix.pattern)
+                ~ ' then -1 else 0 end' -%}
+        {%- elif prefix.literal_groups -%}
+            {%- set whens = [] -%}
+            {%- for group in prefix.literal_groups -%}
+                {%- do whens.append(
+                    'when ' ~ _phone_starts_with(regex, digits, group.literals | join('|'))
+                    ~ ' then ' ~ group.length
+                ) -%}
+            {%- endfor -%}
+            {%- set sql = 'case ' ~ whens | join(' ') ~ ' else 0 end' -%}
+        {%- else -%}
+            {%- set sql = '0' -%}
+        {%- endif -%}
+        {%- do branches.append([region_code, sql]) -%}
+    {%- endfor -%}
+    {{ _phone_case(region, branches) }}
+{%- endmacro %}
+
+{# The supported calling code the digits start with, else null (calling codes are prefix-free). #}
+{% macro phone_calling_code(digits) -%}
+    {%- set regex = _phone_regex() -%}
+    case
+        {%- for group in phone_fast_path_rules().calling_code_groups %}
+        when {{ _phone_starts_with(regex, digits, group.codes | join('|')) }}
+            then left({{ digits }}, {{ group.length }})
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{% macro phone_region_calling_code(region) -%}
+    {%- set branches = [] -%}
+    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+        {%- do branches.append([region_code, "'" ~ rule.country_code ~ "'"]) -%}
+    {%- endfor -%}
+    {{ _phone_case(region, branches) }}
+{%- endmacro %}
+
+{# The region whose metadata phonenumbers reads a number of this calling code with. #}
+{% macro phone_main_region(calling_code) -%}
+    {%- set branches = [] -%}
+    {%- for code, rule in phone_fast_path_rules().calling_codes.items() -%}
+        {%- do branches.append([code, "'" ~ rule.main_region ~ "'"]) -%}
+    {%- endfor -%}
+    {{ _phone_case(calling_code, branches) }}
+{%- endmacro %}
+
+{#
+    Whether the whole value matches the region's general description pattern (no length test).
+    With only_if, the test is made only for regions where that rule flag is true and is false
+    elsewhere: the generator proved the pattern cannot match there.
+#}
+{% macro phone_matches_general_pattern(expr, region, only_if=none) -%}
+    {%- set regex = _phone_regex() -%}
+    {%- set branches = [] -%}
+    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+        {%- if only_if is none or rule[only_if] -%}
+            {%- do branches.append([region_code, _phone_matches(regex, expr, rule.general_pattern)]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ _phone_case(region, branches, 'null' if only_if is none else 'false') }}
+{%- endmacro %}
+
+{# Numbers longer than this are too long for the region. #}
+{% macro phone_max_length(region) -%}
+    {%- set branches = [] -%}
+    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+        {%- do branches.append([region_code, rule.max_length | string]) -%}
+    {%- endfor -%}
+    {{ _phone_case(region, branches) }}
+{%- endmacro %}
+
+{#
+    _maybe_strip_national_prefix_carrier_code: a national prefix of prefix_length digits is
+    stripped, unless the number matched the general pattern and would no longer match it.
+#}
+{% macro phone_strip_national_prefix(expr, prefix_length, region) -%}
+    {%- set rest = 'substr(' ~ expr ~ ', ' ~ prefix_length ~ ' + 1)' -%}
+    case
+        when
+            {{ prefix_length }} > 0
+            and not (
+                {{ phone_matches_general_pattern(expr, region, 'general_matches_national_prefix') }}
+                and not {{ phone_matches_general_pattern(rest, region, 'general_matches_national_prefix') }}
+            )
+            then {{ rest }}
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{# phonenumbers puts a stripped national prefix back when the rest has no possible length. #}
+{% macro phone_length_rejects_stripping(expr, region) -%}
+    {%- set branches = [] -%}
+    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+        {%- do branches.append([region_code, _phone_length_in(expr, rule.stripping_rejected_lengths)]) -%}
+    {%- endfor -%}
+    {{ _phone_case(region, branches) }}
+{%- endmacro %}
+
+{#
+    is_valid_number: the regions sharing the calling code are tried in phonenumbers' order; a
+    region with leading digits claims the numbers that start with them, any other region the
+    numbers valid in it; the number is valid if the region that claims it finds it valid (the
+    general description and one number type match). Null when the claiming region has no rules
+    here (e.g. a Caribbean +1 region): left to the UDF.
+#}
+{% macro phone_is_valid(national_number, calling_code) -%}
+    {%- set regex = _phone_regex() -%}
+    case {{ calling_code }}
+        {%- for code, rule in phone_fast_path_rules().calling_codes.items() %}
+        when '{{ code }}' then
+            case
+                {%- for region in rule.regions %}
+                {%- if region.types is defined %}
+                {%- set tests = [] %}
+                {%- for type in region.types %}
+                {%- do tests.append(_phone_matches_checked(regex, national_number, type)) %}
+                {%- endfor %}
+                {%- set valid = _phone_matches_checked(regex, national_number, region.general)
+                    ~ ' and (' ~ (tests | join(' or ') if tests else 'false') ~ ')' %}
+                {%- else %}
+                {%- set valid = 'null' %}
+                {%- endif %}
+                {%- if region.leading_digits %}
+                when {{ _phone_starts_with(regex, national_number, region.leading_digits) }}
+                    then {{ valid }}
+                {%- else %}
+                when {{ valid }} then true
+                {%- endif %}
+                {%- endfor %}
+                else false
+            end
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#
+    matches_regex() once, with placeholders: the macros below fill it in for hundreds of
+    patterns without a dispatch each (the generated patterns hold no quote or backslash).
+#}
+{% macro _phone_regex() -%}
+    {{ return(matches_regex('@@EXPR@@', '@@PATTERN@@')) }}
+{%- endmacro %}
+
+{#
+    The whole value matches the pattern; the group keeps a top-level alternation inside the
+    anchors whatever way the engine anchors (Snowflake's regexp_like anchors implicitly).
+#}
+{% macro _phone_matches(regex, expr, pattern) -%}
+    {{ return(regex | replace('@@PATTERN@@', '(' ~ pattern ~ ')') | replace('@@EXPR@@', expr)) }}
+{%- endmacro %}
+
+{# Whether the digits start with a match of the pattern. #}
+{% macro _phone_starts_with(regex, expr, pattern) -%}
+    {{ return(_phone_matches(regex, expr, '(' ~ pattern ~ ')[0-9]*')) }}
+{%- endmacro %}
+
+{# A pattern, after a length test when the pattern alone could match another length. #}
+{% macro _phone_matches_checked(regex, expr, checked) -%}
+    {%- if checked.lengths -%}
+        {{ return('(' ~ _phone_length_in(expr, checked.lengths) ~ ' and '
+            ~ _phone_matches(regex, expr, checked.pattern) ~ ')') }}
+    {%- else -%}
+        {{ return(_phone_matches(regex, expr, checked.pattern)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# SQL true when length(expr) is one of lengths (a sorted list), with runs as ranges. #}
+{% macro _phone_length_in(expr, lengths) -%}
+    {%- set runs = [] -%}
+    {%- for length in lengths -%}
+        {%- if runs and runs[-1][1] + 1 == length -%}
+            {%- set first = runs.pop()[0] -%}
+            {%- do runs.append([first, length]) -%}
+        {%- else -%}
+            {%- do runs.append([length, length]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set tests = [] -%}
+    {%- for first, last in runs -%}
+        {%- if first == last -%}
+            {%- do tests.append('length(' ~ expr ~ ') = ' ~ first) -%}
+        {%- elif first == 0 -%}
+            {%- do tests.append('length(' ~ expr ~ ') <= ' ~ last) -%}
+        {%- else -%}
+            {%- do tests.append('length(' ~ expr ~ ') between ' ~ first ~ ' and ' ~ last) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('(' ~ (tests | join(' or ') if tests else 'false') ~ ')') }}
+{%- endmacro %}
+
+{# A case on key; branches are [key value, SQL] pairs, those with the same SQL share a when. #}
+{% macro _phone_case(key, branches, otherwise='null') -%}
+    {%- set keys_by_sql = {} -%}
+    {%- for key_value, sql in branches -%}
+        {%- if sql not in keys_by_sql -%}
+            {%- do keys_by_sql.update({sql: []}) -%}
+        {%- endif -%}
+        {%- do keys_by_sql[sql].append(key_value) -%}
+    {%- endfor -%}
+    case
+        {%- for sql, key_values in keys_by_sql.items() %}
+        when {{ key }} in ('{{ key_values | join("', '") }}') then {{ sql }}
+        {%- endfor %}
+        else {{ otherwise }}
+    end
+{%- endmacro %}
