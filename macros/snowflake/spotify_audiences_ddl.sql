@@ -20,12 +20,13 @@ put {{ spotify_audiences_string_literal('file://' ~ local_path) }} @{{ stage }}
     overwrite = true
 {%- endmacro %}
 
+{#- pandas: the handler module imports it inside Snowflake, for its vectorized variant -#}
 {% macro spotify_audiences_phone_udf_ddl(function_name, stage) -%}
 create or replace function {{ function_name }}(raw varchar, region varchar)
     returns varchar
     language python
     runtime_version = '3.11'
-    packages = ('phonenumbers')
+    packages = ('phonenumbers', 'pandas')
     imports = ('@{{ stage }}/phone_numbers.py')
     handler = 'phone_numbers.normalize_phone'
     comment = 'spotify-audiences: E.164 phone normalization (python_udfs/phone_numbers.py)'

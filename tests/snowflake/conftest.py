@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from members_factory import write_members
 from snowflake_helpers import FakesnowServer, dbt_on_fakesnow, fakesnow_server, load_members
+from support import ROOT
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +29,7 @@ class SnowflakeBuild:
     stdout: str
     returncode: int
     run_results: dict
+    phone_handler_size: int
 
     @property
     def mart_schema(self) -> str:
@@ -42,6 +44,7 @@ def fakesnow_build(fakesnow: FakesnowServer, tmp_path_factory: pytest.TempPathFa
         workdir / "crm_export.csv", seed=41, audiences={"Snowfall Fans": 1200, "Ski Season": 1100}
     )
     table = load_members(fakesnow, members_csv)
+    handler_size = (ROOT / "python_udfs" / "phone_numbers.py").stat().st_size
     result = dbt_on_fakesnow(
         fakesnow, workdir, "build", "--vars", json.dumps({"audience_members_relation": table})
     )
@@ -54,4 +57,5 @@ def fakesnow_build(fakesnow: FakesnowServer, tmp_path_factory: pytest.TempPathFa
         stdout=result.stdout + result.stderr,
         returncode=result.returncode,
         run_results=run_results,
+        phone_handler_size=handler_size,
     )

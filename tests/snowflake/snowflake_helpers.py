@@ -192,6 +192,9 @@ class SnowflakeRuntime:
         if alias not in self._bound:
             raise ValueError(f"secret alias {alias} is not bound to this procedure")
 
+    def vectorized(self, input):
+        return lambda handler: handler
+
     def get_generic_secret_string(self, alias: str) -> str:
         self._check(alias)
         return self._generic[alias]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from oracle import expected
-from support import ROOT
 
 
 def test_build_passes_models_data_tests_and_unit_tests(fakesnow_build):
@@ -15,7 +14,8 @@ def test_build_passes_models_data_tests_and_unit_tests(fakesnow_build):
     assert kinds["model"] == 6
     assert kinds["unit_test"] >= 10
     assert kinds["test"] >= 30
-    assert {r["status"] for r in results} <= {"success", "pass"}
+    statuses = {r["status"] for r in results if not r["unique_id"].startswith("exposure.")}
+    assert statuses <= {"success", "pass"}
 
 
 def test_mart_holds_exactly_what_the_oracle_expects(fakesnow_build, fakesnow):
@@ -42,7 +42,7 @@ def test_mart_holds_exactly_what_the_oracle_expects(fakesnow_build, fakesnow):
 def test_on_run_start_stages_the_phone_handler_and_creates_the_udf(fakesnow_build, fakesnow):
     staged = fakesnow.query(f"list @{fakesnow_build.mart_schema}.spotify_audiences_code")
     sizes = {row[0].rsplit("/", 1)[-1]: row[1] for row in staged}
-    assert sizes["phone_numbers.py"] == (ROOT / "python_udfs" / "phone_numbers.py").stat().st_size
+    assert sizes["phone_numbers.py"] == fakesnow_build.phone_handler_size
     log = (fakesnow_build.workdir / "logs" / "dbt.log").read_text()
     assert "create or replace function SPOTIFY_AUDIENCES.AUDIENCES.normalize_phone(" in log
     assert "handler = 'phone_numbers.normalize_phone'" in log
