@@ -10,7 +10,8 @@ under the aliases of :mod:`~spotify_audiences.snowflake.credentials`::
     call spotify_audiences_sync(options => {'dry_run': true});      -- check, send nothing
 
 It answers an ARRAY with one ``sync --json`` object per audience, and fails the call
-when an audience did not sync (unless ``options => {'raise_on_failure': false}``).
+when an audience did not sync (unless ``options => {'raise_on_failure': false}``). Each
+attempt is recorded in the sync ledger beside the marts, as the CLI records it on DuckDB.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from snowflake.snowpark import Session
 from spotify_audiences.config import SpotifySettings
 from spotify_audiences.in_warehouse import Credentials, LogRotationSink, SyncRequest, run_sync
 from spotify_audiences.snowflake.credentials import generic_secrets, oauth_secret
+from spotify_audiences.snowflake.ledger import SnowparkLedger
 from spotify_audiences.snowflake.reader import SnowparkMartReader
 
 # The SQL arguments may be NULL. Snowpark reads these hints when the handler is registered
@@ -65,6 +67,7 @@ def run(
     request = SyncRequest.parse(audiences, options)
     schema = mart_schema or f"{session.get_current_database()}.{session.get_current_schema()}"
     reader = SnowparkMartReader(session, schema)
+    ledger = SnowparkLedger(session, schema)
     settings = SpotifySettings(ad_account_id=ad_account_id)
     sink = LogRotationSink("the secret bound as spotify_refresh_token (ALTER SECRET)")
-    return run_sync(reader, settings, request, credentials=credentials, sink=sink)
+    return run_sync(reader, settings, request, credentials=credentials, sink=sink, ledger=ledger)

@@ -8,6 +8,7 @@ test oracle's hashes of the raw members.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 
@@ -19,6 +20,11 @@ from spotify_audiences.snowflake import procedure
 from spotify_audiences.sync import AudienceResult
 
 SCHEMA = "SPOTIFY_AUDIENCES.AUDIENCES"
+LEDGER = (
+    "SPOTIFY_AUDIENCE_SYNC_LOG",
+    "SPOTIFY_AUDIENCE_UPLOADED_HASHES",
+    "SPOTIFY_AUDIENCE_STATUS",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +57,14 @@ def snowpark(fakesnow, fakesnow_build):
         )
     yield session
     session.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_ledger(snowpark):
+    """Each test starts with no sync history (the sandbox is new for each test too)."""
+    for table in LEDGER:
+        with contextlib.suppress(Exception):  # not created yet
+            snowpark.table(f"{SCHEMA}.{table}").delete()
 
 
 @pytest.fixture
@@ -90,13 +104,44 @@ def test_oauth_secret_procedure_syncs_the_mart_then_replaces_the_same_audiences(
         assert sum(result["counts"].values()) == len(members)
     assert set(runtime.reads) == {"spotify_oauth"}, "only the OAuth secret is read"
 
-    second = _as_list(
+    unchanged = _as_list(
         snowpark.call("SYNC_OAUTH", ["Ski Season"], SCHEMA, account, _endpoints(sandbox))
     )
-    assert [(r["audience_name"], r["action"]) for r in second] == [("Ski Season", "replaced")]
+    assert [(r["audience_name"], r["action"]) for r in unchanged] == [("Ski Season", "unchanged")]
+
+    forced = _as_list(
+        snowpark.call(
+            "SYNC_OAUTH", ["Ski Season"], SCHEMA, account, _endpoints(sandbox, force=True)
+        )
+    )
+    assert [(r["audience_name"], r["action"]) for r in forced] == [("Ski Season", "replaced")]
     created = {r["audience_name"]: r["audience_id"] for r in first}
-    assert second[0]["audience_id"] == created["Ski Season"]
+    assert forced[0]["audience_id"] == created["Ski Season"]
     assert len(sandbox.list_audiences()) == len(want)
+
+
+def test_procedure_writes_the_ledger_beside_the_marts(snowpark, sandbox, runtime, fakesnow_build):
+    want = expected(fakesnow_build.members_csv)
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+
+    (result,) = _as_list(
+        snowpark.call("SYNC_OAUTH", ["Snowfall Fans"], SCHEMA, account, _endpoints(sandbox))
+    )
+
+    log = snowpark.table(f"{SCHEMA}.SPOTIFY_AUDIENCE_SYNC_LOG").collect()
+    assert [(r["AUDIENCE_NAME"], r["ACTION"], r["AUDIENCE_ID"]) for r in log] == [
+        ("Snowfall Fans", "created", result["audience_id"])
+    ]
+    assert log[0]["FINGERPRINT"] == result["sha256"]
+    assert log[0]["AD_ACCOUNT_ID"] == account
+    uploaded = snowpark.table(f"{SCHEMA}.SPOTIFY_AUDIENCE_UPLOADED_HASHES").collect()
+    assert {(r["IDENTIFIER_TYPE"], r["IDENTIFIER_SHA256"]) for r in uploaded} == (
+        want["Snowfall Fans"]["members"]
+    )
+    (dry,) = _as_list(
+        snowpark.call("SYNC_OAUTH", ["Snowfall Fans"], SCHEMA, account, {"dry_run": True})
+    )
+    assert (dry["action"], dry["added"], dry["removed"]) == ("dry_run", 0, 0)
 
 
 def test_generic_secrets_procedure_runs_the_projects_own_refresh(
