@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import re
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -14,7 +17,7 @@ from snowflake_helpers import DATABASE
 from sqlglot import exp
 
 from spotify_audiences.snowflake.commands import snowflake_setup
-from spotify_audiences.snowflake.setup_sql import HOSTS
+from spotify_audiences.snowflake.setup_sql import HOSTS, build_code_zip
 
 ACCOUNT = "5ad0b0c5-a4db-40c5-8a4d-b0c5a4db0c5a"
 SECRETS = {
@@ -165,3 +168,21 @@ def test_apply_needs_the_secret_values_and_names_them(tmp_path):
     )
     assert result.exit_code == 2
     assert "SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN" in result.stderr
+
+
+def test_the_staged_zip_holds_everything_the_handlers_import(tmp_path):
+    code_zip = build_code_zip(tmp_path)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import spotify_audiences.snowflake.procedure as p;"
+        "print(p.__file__);"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(code_zip)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    where, modules = result.stdout.splitlines()
+    assert where.startswith(str(code_zip)), "the handler must come from the zip"
+    # PACKAGES = ('snowflake-snowpark-python', 'requests'): nothing of the dbt side may be needed
+    assert not {"dbt", "duckdb", "click", "phonenumbers", "jinja2"} & set(ast.literal_eval(modules))
