@@ -424,3 +424,12 @@ def status(
             click.echo(f"  {row.get('advice') or row.get('error')}")
     if any(row.get("error") for row in rows):
         sys.exit(EXIT_FAILED)
+
+
+def _register_snowflake_commands() -> None:
+    from spotify_audiences.snowflake.commands import snowflake_setup
+
+    main.add_command(snowflake_setup)
+
+
+_register_snowflake_commands()
