@@ -433,8 +433,3 @@ def _register_snowflake_commands() -> None:
 
 
 _register_snowflake_commands()
-
-
-from spotify_audiences.snowflake.commands import snowflake_setup  # noqa: E402 - registered last
-
-main.add_command(snowflake_setup)
