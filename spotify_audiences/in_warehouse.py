@@ -44,12 +44,14 @@ from spotify_audiences.auth import RefreshTokenSink
 from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
+    ProjectConfig,
     Secret,
     SpotifySettings,
     check_endpoint,
 )
 from spotify_audiences.errors import ConfigError, SpotifyAudiencesError
 from spotify_audiences.ledger import Ledger
+from spotify_audiences.status import check_status
 from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import MartReader
 
@@ -73,6 +75,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "accounts_url": (str,),
     "raise_on_failure": (bool,),
     "config": (dict,),
+    "status": (bool,),
 }
 _TRAILING_SLASH = re.compile(r"/+$")
 
@@ -89,6 +92,7 @@ class SyncRequest:
     audiences: list[str] | None = None
     options: SyncOptions = field(default_factory=SyncOptions)
     dry_run: bool = False
+    status: bool = False
     raise_on_failure: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
     timeout: float = DEFAULT_TIMEOUT_SECONDS
@@ -134,6 +138,7 @@ class SyncRequest:
             audiences=names,
             options=SyncOptions(**sync_fields),
             dry_run=bool(values.get("dry_run", False)),
+            status=bool(values.get("status", False)),
             raise_on_failure=bool(values.get("raise_on_failure", True)),
             chunk_size=int(values.get("chunk_size", DEFAULT_CHUNK_SIZE)),
             timeout=float(values.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
@@ -151,13 +156,8 @@ class SyncRequest:
         return dataclasses.replace(settings, **changes) if changes else settings
 
 
-def _project_config(raw: Mapping[str, Any]) -> Any:
-    from spotify_audiences import config
-
-    project_config = getattr(config, "ProjectConfig", None)
-    if project_config is None or "config" not in {f.name for f in dataclasses.fields(SyncOptions)}:
-        raise ConfigError("Sync option config is not supported by this version.")
-    return project_config.from_mapping(raw)
+def _project_config(raw: Mapping[str, Any]) -> ProjectConfig:
+    return ProjectConfig.from_mapping(raw)
 
 
 class SyncFailedError(SpotifyAudiencesError):
@@ -165,7 +165,10 @@ class SyncFailedError(SpotifyAudiencesError):
 
     def __init__(self, results: Sequence[dict[str, Any]]) -> None:
         failed = [r for r in results if r.get("error")]
-        detail = "; ".join(f"{r['audience_name']!r} {r['action']}: {r['error']}" for r in failed)
+        detail = "; ".join(
+            f"{r['audience_name']!r} {r.get('action', 'status check')}: {r['error']}"
+            for r in failed
+        )
         super().__init__(
             f"{len(failed)} of {len(results)} audiences did not sync: {detail}. "
             f"Summary: {json.dumps(list(results), sort_keys=True)}"
@@ -205,6 +208,8 @@ def run_sync(
     :class:`SyncFailedError` when an audience failed and the request does not say otherwise.
     """
     settings = request.with_endpoints(settings)
+    if request.status:
+        return _run_status(settings, request, credentials=credentials, sink=sink, ledger=ledger)
     with tempfile.TemporaryDirectory(prefix="spotify-audiences-dry-run-") as scratch:
         options = request.options
         connection = None
@@ -238,6 +243,30 @@ def run_sync(
     if request.raise_on_failure and any(r["error"] for r in results):
         raise SyncFailedError(results)
     return results
+
+
+def _run_status(
+    settings: SpotifySettings,
+    request: SyncRequest,
+    *,
+    credentials: Credentials | None,
+    sink: RefreshTokenSink | None,
+    ledger: Ledger | None,
+) -> list[dict[str, Any]]:
+    """``options => {'status': true}``: the status write-back, as ``spotify-audiences status``."""
+    if ledger is None:
+        raise ConfigError("The status check reads the sync ledger, and none was given.")
+    tokens = None
+    if credentials is not None:
+        settings, tokens = credentials(settings)
+    connection = connect(settings, timeout=request.timeout, sink=sink, tokens=tokens)
+    try:
+        rows = check_status(connection.client, ledger, settings.account_id)
+    finally:
+        connection.close()
+    if request.raise_on_failure and any(r.get("error") for r in rows):
+        raise SyncFailedError(rows)
+    return rows
 
 
 def _summary(result: AudienceResult) -> dict[str, Any]:

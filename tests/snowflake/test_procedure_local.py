@@ -191,3 +191,23 @@ def test_dry_run_reads_no_secret_and_sends_nothing(snowpark, sandbox, monkeypatc
         assert result["file"] is None
     assert runtime.reads == []
     assert sandbox.requests() == []
+
+
+def test_status_option_writes_status_rows_beside_the_ledger(snowpark, sandbox, runtime):
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+    (synced,) = _as_list(
+        snowpark.call("SYNC_OAUTH", ["Ski Season"], SCHEMA, account, _endpoints(sandbox))
+    )
+
+    rows = _as_list(
+        snowpark.call("SYNC_OAUTH", None, SCHEMA, account, _endpoints(sandbox, status=True))
+    )
+
+    assert [(r["audience_name"], r["audience_id"]) for r in rows] == [
+        ("Ski Season", synced["audience_id"])
+    ]
+    assert rows[0]["status"] in ("PROCESSING", "BOOKABLE", "EMPTY")
+    stored = snowpark.table(f"{SCHEMA}.SPOTIFY_AUDIENCE_STATUS").collect()
+    assert [(r["AUDIENCE_ID"], r["STATUS"]) for r in stored] == [
+        (synced["audience_id"], rows[0]["status"])
+    ]
