@@ -45,38 +45,38 @@
 #}
 {% macro phone_shape(expr) -%}
     case
-        when length({{ expr }}) > 250 then null
-        when {{ matches_regex(expr, '[+][-0-9 ()./]*') }} then 'plus'
-        when {{ matches_regex(expr, '[-0-9 ()./]*') }} then 'plain'
+        when length({{ expr }}) > 250 or not {{ matches_regex(expr, '[+]?[-0-9 ()./]*') }}
+            then null
+        when left({{ expr }}, 1) = '+' then 'plus'
+        else 'plain'
     end
 {%- endmacro %}
 
 {#
     Length of the region's international_prefix or national_prefix (kind) at the start of the
-    digits: 0 if none, -1 if the region's prefix is a pattern that matches (left to the UDF),
-    null for a region without rules.
+    digits: -1 if the rule's guard pattern matches (left to the UDF), else the length of the
+    longest literal prefix that starts the digits, 0 if none; null for a region without rules.
 #}
 {% macro phone_prefix_length(digits, region, kind) -%}
     {%- set regex = _phone_regex() -%}
     {%- set branches = [] -%}
     {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
         {%- set prefix = rule[kind] -%}
+        {%- set whens = [] -%}
         {%- if prefix.pattern -%}
-            {%- set sql = 'case when ' ~ _phone_starts_with(regex, digits, prefix.pattern)
-                ~ ' then -1 else 0 end' -%}
-        {%- elif prefix.literal_groups -%}
-            {%- set whens = [] -%}
-            {%- for group in prefix.literal_groups -%}
-                {%- do whens.append(
-                    'when ' ~ _phone_starts_with(regex, digits, group.literals | join('|'))
-                    ~ ' then ' ~ group.length
-                ) -%}
-            {%- endfor -%}
-            {%- set sql = 'case ' ~ whens | join(' ') ~ ' else 0 end' -%}
-        {%- else -%}
-            {%- set sql = '0' -%}
+            {%- do whens.append(
+                'when ' ~ _phone_starts_with(regex, digits, prefix.pattern) ~ ' then -1'
+            ) -%}
         {%- endif -%}
-        {%- do branches.append([region_code, sql]) -%}
+        {%- for group in prefix.literal_groups -%}
+            {%- do whens.append(
+                'when ' ~ _phone_starts_with(regex, digits, group.literals | join('|'))
+                ~ ' then ' ~ group.length
+            ) -%}
+        {%- endfor -%}
+        {%- do branches.append([
+            region_code, 'case ' ~ whens | join(' ') ~ ' else 0 end' if whens else '0'
+        ]) -%}
     {%- endfor -%}
     {{ _phone_case(region, branches) }}
 {%- endmacro %}

@@ -40,9 +40,9 @@ RULES_PATH = Path(__file__).resolve().parent.parent / "macros" / "phone_fast_pat
 # regions: the largest ad markets. International numbers are handled for every calling code of
 # these regions (with all the regions sharing it, e.g. the 25 of +1). Anything else goes to the UDF.
 REGIONS = (
-    "US", "CA", "MX", "BR", "CO",
+    "US", "CA", "MX", "BR", "AR", "CO",
     "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "ES", "PT", "IT", "SE", "NO", "DK", "PL",
-    "IN", "JP", "AU",
+    "ZA", "NG", "IN", "JP", "AU",
 )  # fmt: skip
 
 # Number types in the order phonenumbers' _number_type_helper tries them.
@@ -395,29 +395,138 @@ def length_checked(pattern: str, lengths: list[int] | tuple[int, ...]) -> dict[s
 # --- Rules ------------------------------------------------------------------------------------
 
 
-def _prefix_rule(pattern: str | None) -> dict[str, object]:
-    """How the SQL treats an international or national prefix pattern.
+def _prefix_rule(pattern: str | None, transform_rule: str | None = None) -> dict[str, object]:
+    """How the SQL treats an international or national prefix pattern (``re.match`` at 0).
 
-    ``literal_groups``: the pattern matches a finite, prefix-free set of digit strings (grouped
-    by length), so at most one can start a number and stripping it is what ``re.match`` would
-    strip. ``pattern``: anything else; the SQL only tests whether it matches the start of the
-    number (with ``$`` dropped, which can only match more) and leaves such numbers to the UDF.
+    ``pattern``: a guard; when it matches the start of the number (with ``$`` dropped, which
+    can only match more), the SQL leaves the number to the UDF. ``literal_groups``: otherwise,
+    the digit strings the prefix can be, by length; the SQL strips the longest that starts the
+    number, or nothing. That is exactly what phonenumbers strips when
+
+    - the pattern's strings are finite and prefix-free (at most one can start a number);
+    - or it is ``P(Q)?`` with finite, prefix-free P and Q: the optional part is greedy, so
+      the longer of ``p`` and ``pq`` wins;
+    - or, with a transform rule (which applies only when a capture group matched): the
+      alternatives from some point on have no capture group and are finite and prefix-free
+      together, and the earlier ones are the guard; or it is ``P(G)?`` with every capture
+      group in G, and ``P(G)`` is the guard.
+
+    Anything else is all guard.
     """
     if not pattern:
         return {"literal_groups": [], "pattern": None}
     node = parse_pattern(pattern)
-    found = literals(node)
-    if found and "" not in found and _prefix_free(found):
-        return {"literal_groups": _by_length(found), "pattern": None}
-    return _pattern_rule(pattern)
+    if not transform_rule:
+        found = literals(node)
+        if found and "" not in found and _prefix_free(found):
+            return _prefix(found)
+        greedy = _greedy_optional(node)
+        if greedy is not None:
+            return _prefix(greedy)
+        return _prefix(frozenset(), guard=pattern)
+    if not _captures(pattern):
+        # the parser would index an empty tuple of groups; nothing is stripped in SQL
+        return _prefix(frozenset(), guard=pattern)
+    alternatives = _top_level_alternatives(pattern)
+    for start in range(len(alternatives)):
+        tail = alternatives[start:]
+        if any(_captures(option) for option in tail):
+            continue
+        sets = [literals(parse_pattern(option)) for option in tail]
+        if all(found and "" not in found for found in sets):
+            union = frozenset().union(*sets)  # type: ignore[arg-type]
+            if _prefix_free(union):
+                return _prefix(union, guard="|".join(alternatives[:start]) or None)
+    if len(alternatives) == 1:
+        split = _trailing_optional_group(pattern)
+        if split is not None and not _captures(split[0]):
+            head, group = split
+            head_node = parse_pattern(head) if head else Seq(())
+            found = literals(head_node)
+            optional = isinstance(head_node, Repeat) and (head_node.low, head_node.high) == (0, 1)
+            if found is not None and ("" not in found or optional):
+                found = found - {""}
+                if _prefix_free(found):
+                    return _prefix(found, guard=f"{head}(?:{group})")
+    return _prefix(frozenset(), guard=pattern)
 
 
-def _pattern_rule(pattern: str) -> dict[str, object]:
-    return {"literal_groups": [], "pattern": render(without_end_anchors(parse_pattern(pattern)))}
+def _prefix(found: frozenset[str], guard: str | None = None) -> dict[str, object]:
+    return {
+        "literal_groups": _by_length(found),
+        "pattern": render(without_end_anchors(parse_pattern(guard))) if guard else None,
+    }
+
+
+def _greedy_optional(node: Node) -> frozenset[str] | None:
+    """For ``P(Q)?`` with finite, prefix-free P and Q: the strings ``p`` and ``pq``."""
+    if not isinstance(node, Seq) or len(node.items) < 2:
+        return None
+    last = node.items[-1]
+    if not isinstance(last, Repeat) or (last.low, last.high) != (0, 1):
+        return None
+    head = literals(Seq(node.items[:-1]))
+    tail = literals(last.node)
+    if not head or not tail or "" in head or "" in tail:
+        return None
+    if not _prefix_free(head) or not _prefix_free(tail):
+        return None
+    return head | {h + t for h in head for t in tail}
+
+
+def _captures(pattern: str) -> bool:
+    """Whether the pattern text holds a capturing group."""
+    return any(
+        char == "(" and not pattern.startswith("(?", index) for index, char in enumerate(pattern)
+    )
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The pattern split at each ``|`` outside groups and classes."""
+    parts, depth, in_class, start = [], 0, False, 0
+    for index, char in enumerate(pattern):
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _trailing_optional_group(pattern: str) -> tuple[str, str] | None:
+    """``(head, group)`` when the pattern is ``head(?:group)?`` or ``head(group)?``."""
+    if not pattern.endswith(")?"):
+        return None
+    depth, in_class = 0, False
+    for index in range(len(pattern) - 2, -1, -1):
+        char = pattern[index]
+        if in_class:
+            in_class = char != "["
+        elif char == "]":
+            in_class = True
+        elif char == ")":
+            depth += 1
+        elif char == "(":
+            depth -= 1
+            if depth == 0:
+                inner = pattern[index + 1 : -2]
+                if inner.startswith("?:"):
+                    inner = inner[2:]
+                head = pattern[:index]
+                return (head, inner) if len(_top_level_alternatives(head)) == 1 else None
+    return None
 
 
 def _by_length(strings: frozenset[str]) -> list[dict[str, object]]:
-    lengths = sorted({len(s) for s in strings})
+    """The strings grouped by length, longest first (the order the SQL tries them in)."""
+    lengths = sorted({len(s) for s in strings}, reverse=True)
     return [{"length": n, "literals": sorted(s for s in strings if len(s) == n)} for n in lengths]
 
 
@@ -439,14 +548,14 @@ def _lengths(desc: PhoneNumberDesc) -> list[int]:
 def region_rules(region: str) -> dict[str, object]:
     """What parsing a national number in ``region`` needs.
 
-    A national prefix with a transform rule (e.g. Argentina's) rewrites the number, so it is
-    never stripped in SQL: it becomes a pattern, and numbers it matches go to the UDF.
+    A national prefix with a transform rule (e.g. Argentina's, Brazil's) rewrites the number
+    when its capture groups match: those numbers are left to the UDF (see ``_prefix_rule``).
     """
     metadata = _metadata(region)
     general = metadata.general_desc
-    national_prefix = _prefix_rule(metadata.national_prefix_for_parsing)
-    if metadata.national_prefix_transform_rule and metadata.national_prefix_for_parsing:
-        national_prefix = _pattern_rule(metadata.national_prefix_for_parsing)
+    national_prefix = _prefix_rule(
+        metadata.national_prefix_for_parsing, metadata.national_prefix_transform_rule
+    )
     max_length = max(general.possible_length)
     results = {n: _test_number_length("0" * n, metadata) for n in range(max_length + 20)}
     if any(results[n] != ValidationResult.TOO_LONG for n in results if n > max_length):

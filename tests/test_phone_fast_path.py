@@ -158,9 +158,20 @@ class PhoneInputs:
             idd = parse_metadata.international_prefix
         idd = idd.replace("~", "")
         literal_idds = self.prefixes.get((parse_region, "international_prefix"))
-        if literal_idds and rng.random() < 0.5:
+        if literal_idds and rng.random() < 0.4:
             idd = rng.choice(literal_idds)
+        elif (
+            parse_metadata is not None
+            and parse_metadata.international_prefix
+            and rng.random() < 0.3
+        ):
+            idd = _sample(phone_fast_path.parse_pattern(parse_metadata.international_prefix), rng)
         carriers = self.prefixes.get((region, "national_prefix")) or [trunk]
+        if metadata.national_prefix_for_parsing and rng.random() < 0.5:
+            # any string the national prefix pattern matches: carrier codes, mobile tokens
+            carriers = [
+                _sample(phone_fast_path.parse_pattern(metadata.national_prefix_for_parsing), rng)
+            ]
         form = rng.choices(
             (
                 "e164", "international", "trunk_in_brackets", "idd", "national", "bare",

@@ -281,30 +281,23 @@ phones_fast_path_normalized as (
 
 ),
 
--- every other number goes through phonenumbers itself
-phones_udf_normalized as (
+-- every other number goes through phonenumbers itself, once per distinct pair
+distinct_phones_normalized as (
 
     select
         distinct_phones.identifier_value,
         distinct_phones.phone_region,
-        normalize_phone(
-            distinct_phones.identifier_value, distinct_phones.phone_region
-        ) as phone_e164
+        case
+            when phones_fast_path_normalized.identifier_value is not null
+                then phones_fast_path_normalized.phone_e164
+            else normalize_phone(distinct_phones.identifier_value, distinct_phones.phone_region)
+        end as phone_e164
 
     from distinct_phones
     left join phones_fast_path_normalized
         on
             distinct_phones.identifier_value = phones_fast_path_normalized.identifier_value
             and distinct_phones.phone_region = phones_fast_path_normalized.phone_region
-    where phones_fast_path_normalized.identifier_value is null
-
-),
-
-distinct_phones_normalized as (
-
-    select * from phones_fast_path_normalized
-    union all
-    select * from phones_udf_normalized
 
 ),
 
