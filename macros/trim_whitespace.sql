@@ -20,7 +20,7 @@
     case
         when
             ascii({{ value }}) between 33 and 126
-            and ascii(right({{ value }}, 1)) between 33 and 126
+            and ascii(substr({{ value }}, -1)) between 33 and 126
             then {{ value }}
         else {{ default__trim_whitespace(expr) }}
     end

@@ -338,13 +338,7 @@ validated as (
                 then 'malformed_sha256'
             when
                 source_column = 'email'
-                and (
-                    not {{ matches_regex(
-                        'normalized_value',
-                        '^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$'
-                    ) }}
-                    or {{ contains_whitespace('normalized_value') }}
-                )
+                and not {{ is_valid_email('normalized_value') }}
                 then 'malformed_email'
             when
                 source_column = 'phone'

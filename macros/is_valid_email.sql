@@ -1,0 +1,25 @@
+{% macro is_valid_email(expr) %}
+    {{ return(adapter.dispatch('is_valid_email')(expr)) }}
+{% endmacro %}
+
+{#
+    True for a lower-cased, trimmed email the upload accepts: exactly one @, a dotted domain
+    with non-empty labels, and no whitespace character of whitespace_characters() anywhere.
+#}
+{% macro default__is_valid_email(expr) -%}
+    (
+        {{ matches_regex(expr, '^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$') }}
+        and not {{ contains_whitespace(expr) }}
+    )
+{%- endmacro %}
+
+{#
+    DuckDB: the same test in one regex pass. The classes exclude every character of
+    whitespace_characters() (RE2 reads \x{...} as a code point; the backslashes are doubled
+    because Jinja string literals decode \x escapes).
+#}
+{% macro duckdb__is_valid_email(expr) -%}
+    {%- set no = '@\\x09-\\x0d\\x1c-\\x20\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200b}'
+        ~ '\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}' -%}
+    {{ matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+(\.[^.' ~ no ~ ']+)+') }}
+{%- endmacro %}
