@@ -235,6 +235,8 @@ class Bench:
                         "--json",
                         "--max-bytes",
                         str(limit),
+                        # the same set every run: upload it anyway instead of skipping
+                        "--force",
                     ],
                     env={**sandbox.env(), "SPOTIFY_AUDIENCES_DUCKDB": str(self.database)},
                 )

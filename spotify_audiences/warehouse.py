@@ -154,6 +154,9 @@ class DuckDBMartReader:
                 self._con = duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.Error as exc:
                 raise WarehouseError(f"Cannot open the DuckDB database {path}: {exc}") from None
+            # DuckDB draws a progress bar on stdout for queries over two seconds (sorting a
+            # large audience); it would corrupt `sync --json`.
+            self._con.execute("set enable_progress_bar = false")
         for table in (MART, REJECTS, SUMMARY):
             if not self._table_exists(table):
                 raise WarehouseError(
