@@ -48,6 +48,27 @@ class SyncRecord:
     error_message: str | None = None
     sp_trace_id: str | None = None
 
+    def as_row(self) -> list[Any]:
+        """The values in the sync log's column order (counts and rejects as JSON text)."""
+        return [
+            self.run_id,
+            self.started_at,
+            self.finished_at,
+            self.audience_name,
+            self.ad_account_id,
+            self.action,
+            self.audience_id,
+            json.dumps(self.counts, sort_keys=True),
+            json.dumps(self.rejected, sort_keys=True),
+            self.identifiers,
+            self.bytes,
+            self.fingerprint,
+            self.upload_id,
+            self.error_class,
+            self.error_message,
+            self.sp_trace_id,
+        ]
+
 
 @dataclass(frozen=True)
 class StatusRecord:
@@ -148,24 +169,7 @@ class DuckDBLedger:
         self._con.execute(
             f"insert into {self._rel(SYNC_LOG)} values "  # noqa: S608
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                row.run_id,
-                row.started_at,
-                row.finished_at,
-                row.audience_name,
-                row.ad_account_id,
-                row.action,
-                row.audience_id,
-                json.dumps(row.counts, sort_keys=True),
-                json.dumps(row.rejected, sort_keys=True),
-                row.identifiers,
-                row.bytes,
-                row.fingerprint,
-                row.upload_id,
-                row.error_class,
-                row.error_message,
-                row.sp_trace_id,
-            ],
+            row.as_row(),
         )
 
     def store_uploaded(self, ad_account_id: str, audience_name: str, csv_path: Path) -> None:

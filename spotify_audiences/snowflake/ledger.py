@@ -93,30 +93,7 @@ class SnowparkLedger:
 
     def record(self, row: SyncRecord) -> None:
         """Append one row."""
-        self._append(
-            SYNC_LOG,
-            _LOG_COLUMNS,
-            [
-                [
-                    row.run_id,
-                    row.started_at,
-                    row.finished_at,
-                    row.audience_name,
-                    row.ad_account_id,
-                    row.action,
-                    row.audience_id,
-                    json.dumps(row.counts, sort_keys=True),
-                    json.dumps(row.rejected, sort_keys=True),
-                    row.identifiers,
-                    row.bytes,
-                    row.fingerprint,
-                    row.upload_id,
-                    row.error_class,
-                    row.error_message,
-                    row.sp_trace_id,
-                ]
-            ],
-        )
+        self._append(SYNC_LOG, _LOG_COLUMNS, [row.as_row()])
 
     def store_uploaded(self, ad_account_id: str, audience_name: str, csv_path: Path) -> None:
         """Keep the uploaded set: the mart's rows of the audience, copied inside Snowflake.
