@@ -20,7 +20,7 @@ put {{ spotify_audiences_string_literal('file://' ~ local_path) }} @{{ stage }}
     overwrite = true
 {%- endmacro %}
 
-{#- pandas: the handler module imports it inside Snowflake, for its vectorized variant -#}
+{#- Vectorized handler (pandas batches): the per-row UDF call overhead is what limits it -#}
 {% macro spotify_audiences_phone_udf_ddl(function_name, stage) -%}
 create or replace function {{ function_name }}(raw varchar, region varchar)
     returns varchar
@@ -28,7 +28,7 @@ create or replace function {{ function_name }}(raw varchar, region varchar)
     runtime_version = '3.11'
     packages = ('phonenumbers', 'pandas')
     imports = ('@{{ stage }}/phone_numbers.py')
-    handler = 'phone_numbers.normalize_phone'
+    handler = 'phone_numbers.normalize_phone_batch'
     comment = 'spotify-audiences: E.164 phone normalization (python_udfs/phone_numbers.py)'
 {%- endmacro %}
 

@@ -45,6 +45,6 @@ def test_on_run_start_stages_the_phone_handler_and_creates_the_udf(fakesnow_buil
     assert sizes["phone_numbers.py"] == fakesnow_build.phone_handler_size
     log = (fakesnow_build.workdir / "logs" / "dbt.log").read_text()
     assert "create or replace function SPOTIFY_AUDIENCES.AUDIENCES.normalize_phone(" in log
-    assert "handler = 'phone_numbers.normalize_phone'" in log
+    assert "handler = 'phone_numbers.normalize_phone_batch'" in log
     stage = "SPOTIFY_AUDIENCES.AUDIENCES.spotify_audiences_code"
     assert f"imports = ('@{stage}/phone_numbers.py')" in log
