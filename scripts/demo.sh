@@ -38,5 +38,8 @@ source "$state_dir/sandbox.env"
 echo "==> spotify-audiences sync (first run creates the audiences)"
 spotify-audiences sync --target local
 echo
-echo "==> spotify-audiences sync again (the same audiences are replaced, none duplicated)"
-spotify-audiences --quiet sync --target local | grep -E '^[^ ]|action|audience id'
+echo "==> spotify-audiences sync again: nothing changed, so the ledger skips the upload"
+spotify-audiences --quiet sync --target local | grep -E '^[^ ]|action'
+echo
+echo "==> spotify-audiences sync --force: the same audiences are replaced, none duplicated"
+spotify-audiences --quiet sync --target local --force | grep -E '^[^ ]|action|audience id'
