@@ -23,6 +23,21 @@ class RefreshTokenSink(Protocol):
         ...
 
 
+class LogRotationSink:
+    """Where a rotated refresh token cannot be written back: say so, never show it."""
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+
+    def save(self, refresh_token: Secret) -> None:
+        """Log a warning naming where to update the token."""
+        log.warning(
+            "Spotify rotated the refresh token; the old one may stop working. Run "
+            "`spotify-audiences login --print` and update %s.",
+            self._where,
+        )
+
+
 class AccessTokens:
     """Hands out a valid access token, refreshing it 60 s before it expires.
 

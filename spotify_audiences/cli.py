@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -12,19 +11,22 @@ from pathlib import Path
 import click
 
 from spotify_audiences import __version__, logs
-from spotify_audiences.auth import RefreshTokenSink
 from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
     MIN_IDENTIFIERS,
     ProjectConfig,
-    Secret,
     SpotifySettings,
     check_endpoint,
 )
 from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
-from spotify_audiences.login import DEFAULT_PORT, TokenStore
+from spotify_audiences.login import (
+    DEFAULT_PORT,
+    ENV_TOKEN_FILE,
+    TokenStore,
+    settings_with_stored_token,
+)
 from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import open_mart_reader
 
@@ -47,33 +49,10 @@ def _parse_audience_ids(pairs: Sequence[str]) -> dict[str, str]:
 _token_file_option = click.option(
     "--token-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    envvar="SPOTIFY_AUDIENCES_TOKEN_FILE",
+    envvar=ENV_TOKEN_FILE,
     help="Where `login` keeps the refresh token "
     "(default: $XDG_CONFIG_HOME/spotify-audiences/token.json).",
 )
-
-
-class _EnvWarningSink:
-    """A rotated refresh token cannot be written back into an environment variable."""
-
-    def save(self, refresh_token: Secret) -> None:
-        click.echo(
-            "warning: Spotify rotated the refresh token; the old one in SPOTIFY_REFRESH_TOKEN may "
-            "stop working. Run `spotify-audiences login --print` and update the variable.",
-            err=True,
-        )
-
-
-def _with_stored_token(
-    settings: SpotifySettings, store: TokenStore
-) -> tuple[SpotifySettings, RefreshTokenSink]:
-    """The env var wins; else the token saved by `login`, which also receives rotations."""
-    if settings.refresh_token is not None:
-        return settings, _EnvWarningSink()
-    stored = store.load()
-    if stored is None:
-        return settings, store
-    return dataclasses.replace(settings, refresh_token=stored), store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,7 +166,7 @@ def sync(
         settings = SpotifySettings.from_env()
         connection = None
         if dry_run_dir is None:
-            settings, sink = _with_stored_token(settings, TokenStore(token_file))
+            settings, sink = settings_with_stored_token(settings, TokenStore(token_file))
             settings.validated(require_credentials=True)
             connection = connect(
                 settings,
@@ -393,7 +372,9 @@ def status(
     from spotify_audiences.status import check_status
 
     try:
-        settings, sink = _with_stored_token(SpotifySettings.from_env(), TokenStore(token_file))
+        settings, sink = settings_with_stored_token(
+            SpotifySettings.from_env(), TokenStore(token_file)
+        )
         settings.validated(require_credentials=True)
         connection = connect(settings, sink=sink)
         reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)

@@ -11,42 +11,25 @@ model's transaction first.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-from pathlib import Path
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
 
-from spotify_audiences.auth import RefreshTokenSink
-from spotify_audiences.config import ENV_REFRESH_TOKEN, SpotifySettings
-from spotify_audiences.in_warehouse import LogRotationSink, SyncRequest, run_sync
-from spotify_audiences.login import TokenStore
+from spotify_audiences.config import SpotifySettings
+from spotify_audiences.in_warehouse import SyncRequest, run_sync
+from spotify_audiences.login import settings_with_stored_token
 from spotify_audiences.warehouse import DuckDBMartReader
 
 FUNCTION = "spotify_audiences_sync"
-
-
-def settings_from_env() -> tuple[SpotifySettings, RefreshTokenSink]:
-    """Like the CLI: the env var wins, else the token saved by ``login`` (which keeps rotations)."""
-    settings = SpotifySettings.from_env()
-    if settings.refresh_token is not None:
-        return settings, LogRotationSink(ENV_REFRESH_TOKEN)
-    token_file = os.environ.get("SPOTIFY_AUDIENCES_TOKEN_FILE")
-    store = TokenStore(Path(token_file) if token_file else None)
-    stored = store.load()
-    if stored is None:
-        return settings, store
-    return dataclasses.replace(settings, refresh_token=stored), store
 
 
 def sync_on_connection(connection: DuckDBPyConnection, request: str) -> str:
     """Run the sync that ``request`` (JSON: audiences, schema, options) asks for; JSON out."""
     body = json.loads(request)
     sync_request = SyncRequest.parse(body.get("audiences"), body.get("options"))
-    settings, sink = settings_from_env()
+    settings, sink = settings_with_stored_token(SpotifySettings.from_env())
     cursor = connection.cursor()
     try:
         reader = DuckDBMartReader(connection=cursor, schema=body.get("schema") or "main")

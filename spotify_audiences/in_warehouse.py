@@ -45,7 +45,6 @@ from spotify_audiences.config import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     ProjectConfig,
-    Secret,
     SpotifySettings,
     check_endpoint,
 )
@@ -175,21 +174,6 @@ class SyncFailedError(SpotifyAudiencesError):
         )
         self.results = list(results)
         self.exit_code = next((int(r.get("exit_code") or 1) for r in failed), 1)
-
-
-class LogRotationSink:
-    """Where a rotated refresh token cannot be written back: say so, never show it."""
-
-    def __init__(self, where: str) -> None:
-        self._where = where
-
-    def save(self, refresh_token: Secret) -> None:
-        """Log a warning naming where to update the token."""
-        log.warning(
-            "Spotify rotated the refresh token; the old one may stop working. Run "
-            "`spotify-audiences login --print` and update %s.",
-            self._where,
-        )
 
 
 def run_sync(

@@ -9,6 +9,7 @@ secret, or on request. The refresh token goes to a :class:`TokenStore`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import http.server
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from spotify_audiences.auth import token_error
-from spotify_audiences.config import Secret
+from spotify_audiences.auth import LogRotationSink, RefreshTokenSink, token_error
+from spotify_audiences.config import ENV_REFRESH_TOKEN, Secret, SpotifySettings
 from spotify_audiences.errors import AuthenticationError, ConfigError
 from spotify_audiences.transport import Retry, Transport
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/callback"
 DEFAULT_PORT = 8888
 TOKEN_FILE_MODE = 0o600
+ENV_TOKEN_FILE = "SPOTIFY_AUDIENCES_TOKEN_FILE"  # noqa: S105 - a variable name
 
 
 def default_token_path() -> Path:
@@ -252,6 +254,19 @@ def exchange_code(
     raise token_error(response.status_code, body)
 
 
-def resolve_refresh_token(env_value: Secret | None, store: TokenStore) -> Secret | None:
-    """The env var wins; otherwise the stored token from ``login``."""
-    return env_value if env_value is not None else store.load()
+def settings_with_stored_token(
+    settings: SpotifySettings, store: TokenStore | None = None
+) -> tuple[SpotifySettings, RefreshTokenSink]:
+    """The env var wins; else the token saved by ``login``, which also receives rotations.
+
+    ``store`` defaults to ``SPOTIFY_AUDIENCES_TOKEN_FILE``, else :func:`default_token_path`.
+    """
+    if settings.refresh_token is not None:
+        return settings, LogRotationSink(ENV_REFRESH_TOKEN)
+    if store is None:
+        token_file = os.environ.get(ENV_TOKEN_FILE)
+        store = TokenStore(Path(token_file) if token_file else None)
+    stored = store.load()
+    if stored is None:
+        return settings, store
+    return dataclasses.replace(settings, refresh_token=stored), store

@@ -20,8 +20,9 @@ from typing import Any, Optional
 
 from snowflake.snowpark import Session
 
+from spotify_audiences.auth import LogRotationSink
 from spotify_audiences.config import SpotifySettings
-from spotify_audiences.in_warehouse import Credentials, LogRotationSink, SyncRequest, run_sync
+from spotify_audiences.in_warehouse import Credentials, SyncRequest, run_sync
 from spotify_audiences.snowflake.credentials import generic_secrets, oauth_secret
 from spotify_audiences.snowflake.ledger import SnowparkLedger
 from spotify_audiences.snowflake.reader import SnowparkMartReader
