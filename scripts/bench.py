@@ -275,8 +275,7 @@ class Bench:
         """The model's phone normalization vs per-row phonenumbers, on the same phone rows."""
         import duckdb
         from duckdb.sqltypes import VARCHAR
-
-        from python_udfs.phone_numbers import normalize_phone
+        from spotify_audiences.udfs.phone_numbers import normalize_phone
 
         compiled = next(
             (self.workdir / "target").glob("compiled/**/int_audience_identifiers_normalized.sql")

@@ -30,7 +30,7 @@ from phonenumbers.phonemetadata import PhoneMetadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from python_udfs import phone_fast_path
+from spotify_audiences.udfs import phone_fast_path
 
 SEED = 20_260_606
 # Share of phone numbers per country (percent). Most markets the fast path has rules for, a few

@@ -20,7 +20,7 @@ echo "==> dbt build: normalize and hash the demo members on DuckDB"
 dbt build --profiles-dir . --target local --quiet
 
 echo "==> Starting the local Spotify Ads sandbox"
-spotify-audiences sandbox --port 0 --env-file "$state_dir/sandbox.env" >"$state_dir/sandbox.log" 2>&1 &
+spotify-ads-sandbox --port 0 --env-file "$state_dir/sandbox.env" >"$state_dir/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 1 100); do
     [[ -s "$state_dir/sandbox.env" ]] && break

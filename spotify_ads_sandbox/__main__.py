@@ -1,8 +1,9 @@
-"""``python -m spotify_ads_sandbox``: serve the sandbox in the foreground until Ctrl-C."""
+"""``spotify-ads-sandbox`` (or ``python -m spotify_ads_sandbox``): serve until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .config import DEFAULT_PORT, SandboxConfig
@@ -12,7 +13,7 @@ from .server import Sandbox, export_lines, serve_forever
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve, and return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m spotify_ads_sandbox",
+        prog="spotify-ads-sandbox",
         description="Serve a local Spotify Ads API sandbox (Accounts, Ads API v3 audiences, "
         "GCS resumable uploads) and print the environment that points a client at it.",
     )
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="issue a new refresh token on every refresh (default: omit it, as Spotify often does)",
     )
+    parser.add_argument(
+        "--env-file",
+        help="also write the export lines to this file (mode 0600) once listening",
+    )
     args = parser.parse_args(argv)
     config = SandboxConfig(
         processing_seconds=args.processing_seconds,
@@ -45,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def on_ready(sandbox: Sandbox) -> None:
-        print("\n".join(export_lines(sandbox)), flush=True)
+        lines = export_lines(sandbox)
+        if args.env_file:
+            fd = os.open(args.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+        print("\n".join(lines), flush=True)
         print(
             f"Spotify Ads sandbox listening on {sandbox.url} (Ctrl-C to stop)",
             file=sys.stderr,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -243,37 +242,6 @@ def format_result(result: AudienceResult) -> str:
     if result.error:
         lines.append(f"  error        {result.error}")
     return "\n".join(lines)
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
-@click.option("--port", type=int, default=8787, show_default=True, help="0 picks a free port.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the export lines to this file (mode 0600) once listening.",
-)
-def sandbox(host: str, port: int, env_file: Path | None) -> None:
-    """Run the local Spotify Ads sandbox in the foreground.
-
-    Prints the environment variables that point `spotify-audiences sync` at it. The sandbox
-    implements the Accounts token endpoint, the audience endpoints and the storage upload.
-    """
-    from spotify_ads_sandbox import serve_forever
-
-    def ready(server: object) -> None:
-        lines = [f"export {k}={v}" for k, v in server.env().items()]  # type: ignore[attr-defined]
-        if env_file is not None:
-            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write("\n".join(lines) + "\n")
-        click.echo(f"# Spotify Ads sandbox listening on {server.url}")  # type: ignore[attr-defined]
-        click.echo("# Point the sync at it with:")
-        for line in lines:
-            click.echo(line)
-        sys.stdout.flush()
-
-    serve_forever(host, port, on_ready=ready)
 
 
 @main.command()

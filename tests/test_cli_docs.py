@@ -1,4 +1,4 @@
-"""Every command and every sync option is documented in the README."""
+"""Every command and every sync option is documented in the README or in docs/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from support import ROOT
 
 from spotify_audiences.cli import main
 
-README = (ROOT / "README.md").read_text()
+README = "\n".join(
+    path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+)
 
 
 @pytest.mark.parametrize("name", sorted(main.commands))

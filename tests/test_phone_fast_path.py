@@ -29,10 +29,9 @@ import pytest
 from duckdb.sqltypes import VARCHAR
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.phonemetadata import PhoneMetadata
+from spotify_audiences.udfs import phone_fast_path
+from spotify_audiences.udfs.phone_numbers import normalize_phone
 from support import BIN, ROOT
-
-from python_udfs import phone_fast_path
-from python_udfs.phone_numbers import normalize_phone
 
 INPUTS = int(os.environ.get("PHONE_FAST_PATH_INPUTS", "50000"))
 SEED = 20_260_606
@@ -418,7 +417,7 @@ def test_generated_rules_are_up_to_date() -> None:
     text = phone_fast_path.render_rules_macro(phone_fast_path.build_rules())
     assert phone_fast_path.RULES_PATH.read_text() == text, (
         "macros/phone_fast_path_rules.sql is out of date for the installed phonenumbers: run "
-        "python -m python_udfs.phone_fast_path"
+        "python -m spotify_audiences.udfs.phone_fast_path"
     )
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas
-
-from python_udfs.phone_numbers import normalize_phone, normalize_phone_batch
+from spotify_audiences.udfs.phone_numbers import normalize_phone, normalize_phone_batch
 
 INPUTS = [
     ("(212) 555-0123", "US"),

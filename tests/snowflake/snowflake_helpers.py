@@ -64,8 +64,7 @@ def fakesnow_server() -> Iterator[FakesnowServer]:
     """Serve fakesnow's HTTP API from this process on 127.0.0.1 and a free port."""
     import uvicorn
     from duckdb.sqltypes import VARCHAR
-
-    from python_udfs.phone_numbers import normalize_phone
+    from spotify_audiences.udfs.phone_numbers import normalize_phone
 
     # the submodule, not fakesnow.server(): importing it rebinds that name on the package
     module = importlib.import_module("fakesnow.server")

@@ -15,7 +15,7 @@ from oracle import expected
 from snowflake_helpers import dbt_on_fakesnow, project_with_post_hook
 from support import BIN
 
-from spotify_audiences.duckdb_sync_plugin import sync_on_connection
+from spotify_audiences.duckdb_plugin import sync_on_connection
 from spotify_audiences.in_warehouse import SyncFailedError
 
 
