@@ -11,7 +11,7 @@
 
     {%- if target.name == 'local' -%}
         {%- set input_name = "file '" ~ var('audience_members_csv') ~ "'" -%}
-        {%- set from_clause = read_csv_as_text(var('audience_members_csv')) -%}
+        {%- set from_clause = spotify_audiences.read_csv_as_text(var('audience_members_csv')) -%}
     {%- else -%}
         {%- set relation_name = var('audience_members_relation') -%}
         {%- if execute and not relation_name -%}

@@ -1,5 +1,5 @@
 {% macro contains_whitespace(expr) %}
-    {{ return(adapter.dispatch('contains_whitespace')(expr)) }}
+    {{ return(adapter.dispatch('contains_whitespace', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
 {#
@@ -7,5 +7,5 @@
     know ASCII whitespace, so this deletes the full set with translate() and compares lengths.
 #}
 {% macro default__contains_whitespace(expr) -%}
-    (length(translate({{ expr }}, {{ whitespace_characters() }}, '')) < length({{ expr }}))
+    (length(translate({{ expr }}, {{ spotify_audiences.whitespace_characters() }}, '')) < length({{ expr }}))
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {% macro is_valid_email(expr) %}
-    {{ return(adapter.dispatch('is_valid_email')(expr)) }}
+    {{ return(adapter.dispatch('is_valid_email', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
 {#
@@ -8,8 +8,8 @@
 #}
 {% macro default__is_valid_email(expr) -%}
     (
-        {{ matches_regex(expr, '^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$') }}
-        and not {{ contains_whitespace(expr) }}
+        {{ spotify_audiences.matches_regex(expr, '^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$') }}
+        and not {{ spotify_audiences.contains_whitespace(expr) }}
     )
 {%- endmacro %}
 
@@ -21,5 +21,5 @@
 {% macro duckdb__is_valid_email(expr) -%}
     {%- set no = '@\\x09-\\x0d\\x1c-\\x20\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200b}'
         ~ '\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}' -%}
-    {{ matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+(\.[^.' ~ no ~ ']+)+') }}
+    {{ spotify_audiences.matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+(\.[^.' ~ no ~ ']+)+') }}
 {%- endmacro %}

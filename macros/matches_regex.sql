@@ -3,7 +3,7 @@
     backslash for one backslash); each dialect quotes it as its string literals require.
 #}
 {% macro matches_regex(expr, pattern) %}
-    {{ return(adapter.dispatch('matches_regex')(expr, pattern)) }}
+    {{ return(adapter.dispatch('matches_regex', 'spotify_audiences')(expr, pattern)) }}
 {% endmacro %}
 
 {#

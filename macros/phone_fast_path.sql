@@ -25,7 +25,7 @@
 #}
 
 {% macro strip_non_digits(expr) %}
-    {{ return(adapter.dispatch('strip_non_digits')(expr)) }}
+    {{ return(adapter.dispatch('strip_non_digits', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
 {# Snowflake: regexp_replace replaces every match. #}
@@ -45,7 +45,7 @@
 #}
 {% macro phone_shape(expr) -%}
     case
-        when length({{ expr }}) > 250 or not {{ matches_regex(expr, '[+]?[-0-9 ()./]*') }}
+        when length({{ expr }}) > 250 or not {{ spotify_audiences.matches_regex(expr, '[+]?[-0-9 ()./]*') }}
             then null
         when left({{ expr }}, 1) = '+' then 'plus'
         else 'plain'
@@ -58,19 +58,19 @@
     longest literal prefix that starts the digits, 0 if none; null for a region without rules.
 #}
 {% macro phone_prefix_length(digits, region, kind) -%}
-    {%- set regex = _phone_regex() -%}
+    {%- set regex = spotify_audiences.phone_regex_functions() -%}
     {%- set branches = [] -%}
-    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+    {%- for region_code, rule in spotify_audiences.phone_fast_path_rules().regions.items() -%}
         {%- set prefix = rule[kind] -%}
         {%- set whens = [] -%}
         {%- if prefix.pattern -%}
             {%- do whens.append(
-                'when ' ~ _phone_starts_with(regex, digits, prefix.pattern) ~ ' then -1'
+                'when ' ~ spotify_audiences.phone_starts_with(regex, digits, prefix.pattern) ~ ' then -1'
             ) -%}
         {%- endif -%}
         {%- for group in prefix.literal_groups -%}
             {%- do whens.append(
-                'when ' ~ _phone_starts_with(regex, digits, group.literals | join('|'))
+                'when ' ~ spotify_audiences.phone_starts_with(regex, digits, group.literals | join('|'))
                 ~ ' then ' ~ group.length
             ) -%}
         {%- endfor -%}
@@ -78,15 +78,15 @@
             region_code, 'case ' ~ whens | join(' ') ~ ' else 0 end' if whens else '0'
         ]) -%}
     {%- endfor -%}
-    {{ _phone_case(region, branches) }}
+    {{ spotify_audiences.phone_case_by_region(region, branches) }}
 {%- endmacro %}
 
 {# The supported calling code the digits start with, else null (calling codes are prefix-free). #}
 {% macro phone_calling_code(digits) -%}
-    {%- set regex = _phone_regex() -%}
+    {%- set regex = spotify_audiences.phone_regex_functions() -%}
     case
-        {%- for group in phone_fast_path_rules().calling_code_groups %}
-        when {{ _phone_starts_with(regex, digits, group.codes | join('|')) }}
+        {%- for group in spotify_audiences.phone_fast_path_rules().calling_code_groups %}
+        when {{ spotify_audiences.phone_starts_with(regex, digits, group.codes | join('|')) }}
             then left({{ digits }}, {{ group.length }})
         {%- endfor %}
     end
@@ -94,19 +94,19 @@
 
 {% macro phone_region_calling_code(region) -%}
     {%- set branches = [] -%}
-    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+    {%- for region_code, rule in spotify_audiences.phone_fast_path_rules().regions.items() -%}
         {%- do branches.append([region_code, "'" ~ rule.country_code ~ "'"]) -%}
     {%- endfor -%}
-    {{ _phone_case(region, branches) }}
+    {{ spotify_audiences.phone_case_by_region(region, branches) }}
 {%- endmacro %}
 
 {# The region whose metadata phonenumbers reads a number of this calling code with. #}
 {% macro phone_main_region(calling_code) -%}
     {%- set branches = [] -%}
-    {%- for code, rule in phone_fast_path_rules().calling_codes.items() -%}
+    {%- for code, rule in spotify_audiences.phone_fast_path_rules().calling_codes.items() -%}
         {%- do branches.append([code, "'" ~ rule.main_region ~ "'"]) -%}
     {%- endfor -%}
-    {{ _phone_case(calling_code, branches) }}
+    {{ spotify_audiences.phone_case_by_region(calling_code, branches) }}
 {%- endmacro %}
 
 {#
@@ -115,23 +115,23 @@
     elsewhere: the generator proved the pattern cannot match there.
 #}
 {% macro phone_matches_general_pattern(expr, region, only_if=none) -%}
-    {%- set regex = _phone_regex() -%}
+    {%- set regex = spotify_audiences.phone_regex_functions() -%}
     {%- set branches = [] -%}
-    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+    {%- for region_code, rule in spotify_audiences.phone_fast_path_rules().regions.items() -%}
         {%- if only_if is none or rule[only_if] -%}
-            {%- do branches.append([region_code, _phone_matches(regex, expr, rule.general_pattern)]) -%}
+            {%- do branches.append([region_code, spotify_audiences.phone_matches(regex, expr, rule.general_pattern)]) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ _phone_case(region, branches, 'null' if only_if is none else 'false') }}
+    {{ spotify_audiences.phone_case_by_region(region, branches, 'null' if only_if is none else 'false') }}
 {%- endmacro %}
 
 {# Numbers longer than this are too long for the region. #}
 {% macro phone_max_length(region) -%}
     {%- set branches = [] -%}
-    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
+    {%- for region_code, rule in spotify_audiences.phone_fast_path_rules().regions.items() -%}
         {%- do branches.append([region_code, rule.max_length | string]) -%}
     {%- endfor -%}
-    {{ _phone_case(region, branches) }}
+    {{ spotify_audiences.phone_case_by_region(region, branches) }}
 {%- endmacro %}
 
 {#
@@ -144,8 +144,8 @@
         when
             {{ prefix_length }} > 0
             and not (
-                {{ phone_matches_general_pattern(expr, region, 'general_matches_national_prefix') }}
-                and not {{ phone_matches_general_pattern(rest, region, 'general_matches_national_prefix') }}
+                {{ spotify_audiences.phone_matches_general_pattern(expr, region, 'general_matches_national_prefix') }}
+                and not {{ spotify_audiences.phone_matches_general_pattern(rest, region, 'general_matches_national_prefix') }}
             )
             then {{ rest }}
         else {{ expr }}
@@ -155,10 +155,10 @@
 {# phonenumbers puts a stripped national prefix back when the rest has no possible length. #}
 {% macro phone_length_rejects_stripping(expr, region) -%}
     {%- set branches = [] -%}
-    {%- for region_code, rule in phone_fast_path_rules().regions.items() -%}
-        {%- do branches.append([region_code, _phone_length_in(expr, rule.stripping_rejected_lengths)]) -%}
+    {%- for region_code, rule in spotify_audiences.phone_fast_path_rules().regions.items() -%}
+        {%- do branches.append([region_code, spotify_audiences.phone_length_in(expr, rule.stripping_rejected_lengths)]) -%}
     {%- endfor -%}
-    {{ _phone_case(region, branches) }}
+    {{ spotify_audiences.phone_case_by_region(region, branches) }}
 {%- endmacro %}
 
 {#
@@ -169,24 +169,24 @@
     here (e.g. a Caribbean +1 region): left to the UDF.
 #}
 {% macro phone_is_valid(national_number, calling_code) -%}
-    {%- set regex = _phone_regex() -%}
+    {%- set regex = spotify_audiences.phone_regex_functions() -%}
     case {{ calling_code }}
-        {%- for code, rule in phone_fast_path_rules().calling_codes.items() %}
+        {%- for code, rule in spotify_audiences.phone_fast_path_rules().calling_codes.items() %}
         when '{{ code }}' then
             case
                 {%- for region in rule.regions %}
                 {%- if region.types is defined %}
                 {%- set tests = [] %}
                 {%- for type in region.types %}
-                {%- do tests.append(_phone_matches_checked(regex, national_number, type)) %}
+                {%- do tests.append(spotify_audiences.phone_matches_checked(regex, national_number, type)) %}
                 {%- endfor %}
-                {%- set valid = _phone_matches_checked(regex, national_number, region.general)
+                {%- set valid = spotify_audiences.phone_matches_checked(regex, national_number, region.general)
                     ~ ' and (' ~ (tests | join(' or ') if tests else 'false') ~ ')' %}
                 {%- else %}
                 {%- set valid = 'null' %}
                 {%- endif %}
                 {%- if region.leading_digits %}
-                when {{ _phone_starts_with(regex, national_number, region.leading_digits) }}
+                when {{ spotify_audiences.phone_starts_with(regex, national_number, region.leading_digits) }}
                     then {{ valid }}
                 {%- else %}
                 when {{ valid }} then true
@@ -202,35 +202,35 @@
     matches_regex() once, with placeholders: the macros below fill it in for hundreds of
     patterns without a dispatch each (the generated patterns hold no quote or backslash).
 #}
-{% macro _phone_regex() -%}
-    {{ return(matches_regex('@@EXPR@@', '@@PATTERN@@')) }}
+{% macro phone_regex_functions() -%}
+    {{ return(spotify_audiences.matches_regex('@@EXPR@@', '@@PATTERN@@')) }}
 {%- endmacro %}
 
 {#
     The whole value matches the pattern; the group keeps a top-level alternation inside the
     anchors whatever way the engine anchors (Snowflake's regexp_like anchors implicitly).
 #}
-{% macro _phone_matches(regex, expr, pattern) -%}
+{% macro phone_matches(regex, expr, pattern) -%}
     {{ return(regex | replace('@@PATTERN@@', '(' ~ pattern ~ ')') | replace('@@EXPR@@', expr)) }}
 {%- endmacro %}
 
 {# Whether the digits start with a match of the pattern. #}
-{% macro _phone_starts_with(regex, expr, pattern) -%}
-    {{ return(_phone_matches(regex, expr, '(' ~ pattern ~ ')[0-9]*')) }}
+{% macro phone_starts_with(regex, expr, pattern) -%}
+    {{ return(spotify_audiences.phone_matches(regex, expr, '(' ~ pattern ~ ')[0-9]*')) }}
 {%- endmacro %}
 
 {# A pattern, after a length test when the pattern alone could match another length. #}
-{% macro _phone_matches_checked(regex, expr, checked) -%}
+{% macro phone_matches_checked(regex, expr, checked) -%}
     {%- if checked.lengths -%}
-        {{ return('(' ~ _phone_length_in(expr, checked.lengths) ~ ' and '
-            ~ _phone_matches(regex, expr, checked.pattern) ~ ')') }}
+        {{ return('(' ~ spotify_audiences.phone_length_in(expr, checked.lengths) ~ ' and '
+            ~ spotify_audiences.phone_matches(regex, expr, checked.pattern) ~ ')') }}
     {%- else -%}
-        {{ return(_phone_matches(regex, expr, checked.pattern)) }}
+        {{ return(spotify_audiences.phone_matches(regex, expr, checked.pattern)) }}
     {%- endif -%}
 {%- endmacro %}
 
 {# SQL true when length(expr) is one of lengths (a sorted list), with runs as ranges. #}
-{% macro _phone_length_in(expr, lengths) -%}
+{% macro phone_length_in(expr, lengths) -%}
     {%- set runs = [] -%}
     {%- for length in lengths -%}
         {%- if runs and runs[-1][1] + 1 == length -%}
@@ -254,7 +254,7 @@
 {%- endmacro %}
 
 {# A case on key; branches are [key value, SQL] pairs, those with the same SQL share a when. #}
-{% macro _phone_case(key, branches, otherwise='null') -%}
+{% macro phone_case_by_region(key, branches, otherwise='null') -%}
     {%- set keys_by_sql = {} -%}
     {%- for key_value, sql in branches -%}
         {%- if sql not in keys_by_sql -%}

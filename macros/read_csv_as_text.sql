@@ -1,5 +1,5 @@
 {% macro read_csv_as_text(path) %}
-    {{ return(adapter.dispatch('read_csv_as_text')(path)) }}
+    {{ return(adapter.dispatch('read_csv_as_text', 'spotify_audiences')(path)) }}
 {% endmacro %}
 
 {% macro default__read_csv_as_text(path) %}

@@ -1,5 +1,5 @@
 {% macro sha256_hex(expr) %}
-    {{ return(adapter.dispatch('sha256_hex')(expr)) }}
+    {{ return(adapter.dispatch('sha256_hex', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
 {# Snowflake: sha2(x, 256) returns 64 lower-case hex characters of the UTF-8 bytes. #}

@@ -1,5 +1,5 @@
 {% macro trim_whitespace(expr) %}
-    {{ return(adapter.dispatch('trim_whitespace')(expr)) }}
+    {{ return(adapter.dispatch('trim_whitespace', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
 {#
@@ -8,7 +8,7 @@
     only when the operand is already cast to varchar.
 #}
 {% macro default__trim_whitespace(expr) -%}
-    trim(cast({{ expr }} as {{ dbt.type_string() }}), {{ whitespace_characters() }})
+    trim(cast({{ expr }} as {{ dbt.type_string() }}), {{ spotify_audiences.whitespace_characters() }})
 {%- endmacro %}
 
 {#

@@ -18,12 +18,12 @@
     {%- set task_name = task or schema ~ '.spotify_audiences_sync_task' -%}
     {%- set procedure = var('spotify_audiences_procedure', none)
         or schema ~ '.spotify_audiences_sync' -%}
-    {%- set call_sql = spotify_audiences_call_sql(procedure, audiences) -%}
-    {%- do run_query(spotify_audiences_task_ddl(
+    {%- set call_sql = spotify_audiences.spotify_audiences_call_sql(procedure, audiences) -%}
+    {%- do run_query(spotify_audiences.spotify_audiences_task_ddl(
         task_name, warehouse or target.warehouse, cron, call_sql
     )) -%}
     {%- if resume -%}
-        {%- do run_query(spotify_audiences_task_resume_sql(task_name)) -%}
+        {%- do run_query(spotify_audiences.spotify_audiences_task_resume_sql(task_name)) -%}
     {%- endif -%}
     {{ log(
         "Task " ~ task_name ~ " calls " ~ procedure ~ " on '" ~ cron ~ "'; "

@@ -15,7 +15,7 @@ create stage if not exists {{ stage }}
 {%- endmacro %}
 
 {% macro spotify_audiences_put_sql(local_path, stage) -%}
-put {{ spotify_audiences_string_literal('file://' ~ local_path) }} @{{ stage }}
+put {{ spotify_audiences.spotify_audiences_string_literal('file://' ~ local_path) }} @{{ stage }}
     auto_compress = false
     overwrite = true
 {%- endmacro %}
@@ -36,13 +36,13 @@ create or replace function {{ function_name }}(raw varchar, region varchar)
 call {{ procedure_name }}(
     {%- set arguments = [] -%}
     {%- if audiences is not none -%}
-        {%- do arguments.append('audiences => parse_json(' ~ spotify_audiences_string_literal(audiences | tojson) ~ ')::array') -%}
+        {%- do arguments.append('audiences => parse_json(' ~ spotify_audiences.spotify_audiences_string_literal(audiences | tojson) ~ ')::array') -%}
     {%- endif -%}
     {%- if mart_schema is not none -%}
-        {%- do arguments.append('mart_schema => ' ~ spotify_audiences_string_literal(mart_schema)) -%}
+        {%- do arguments.append('mart_schema => ' ~ spotify_audiences.spotify_audiences_string_literal(mart_schema)) -%}
     {%- endif -%}
     {%- if options -%}
-        {%- do arguments.append('options => parse_json(' ~ spotify_audiences_string_literal(options | tojson) ~ ')::object') -%}
+        {%- do arguments.append('options => parse_json(' ~ spotify_audiences.spotify_audiences_string_literal(options | tojson) ~ ')::object') -%}
     {%- endif -%}
     {{ arguments | join(', ') }})
 {%- endmacro %}

@@ -5,7 +5,7 @@
           spotify_audiences:
             marts:
               spotify_audience_summary:
-                +post-hook: "{{ spotify_audiences_sync() }}"
+                +post-hook: "{{ spotify_audiences.spotify_audiences_sync() }}"
 
     It does nothing unless the var spotify_audiences_sync is true, so a plain build never
     uploads. On Snowflake it calls the sync procedure, which reads the marts and reaches Spotify
@@ -20,7 +20,7 @@
     ] -%}
     {%- if model.name == 'spotify_audience_identifiers' -%}
         {{ exceptions.raise_compiler_error(
-            "spotify_audiences_sync() runs after every mart is built: put it on "
+            "spotify_audiences.spotify_audiences_sync() runs after every mart is built: put it on "
             ~ "spotify_audience_summary or on a model of your own, not on " ~ model.name ~ "."
         ) }}
     {%- endif -%}
@@ -33,14 +33,14 @@
         {%- if var('spotify_audiences_config', none) and 'config' not in call_options -%}
             {%- set call_options = dict(call_options, config=var('spotify_audiences_config')) -%}
         {%- endif -%}
-        {{ return(adapter.dispatch('spotify_audiences_sync_sql')(marts[0], audiences, call_options)) }}
+        {{ return(adapter.dispatch('spotify_audiences_sync_sql', 'spotify_audiences')(marts[0], audiences, call_options)) }}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
 
 {% macro default__spotify_audiences_sync_sql(mart, audiences, options) %}
     {{ exceptions.raise_compiler_error(
-        "spotify_audiences_sync() supports the duckdb and snowflake adapters, not " ~ adapter.type()
+        "spotify_audiences.spotify_audiences_sync() supports the duckdb and snowflake adapters, not " ~ adapter.type()
     ) }}
 {% endmacro %}
 
@@ -48,7 +48,7 @@
 {% macro snowflake__spotify_audiences_sync_sql(mart, audiences, options) %}
     {%- set procedure = var('spotify_audiences_procedure', none)
         or target.database ~ '.' ~ target.schema ~ '.spotify_audiences_sync' -%}
-    {{ return(spotify_audiences_call_sql(
+    {{ return(spotify_audiences.spotify_audiences_call_sql(
         procedure, audiences, mart.database ~ '.' ~ mart.schema, options
     )) }}
 {% endmacro %}
@@ -60,5 +60,5 @@
 {% macro duckdb__spotify_audiences_sync_sql(mart, audiences, options) %}
     {%- do adapter.commit() -%}
     {%- set request = {'audiences': audiences, 'schema': mart.schema, 'options': options} -%}
-    {{ return("select spotify_audiences_sync('" ~ (request | tojson | replace("'", "''")) ~ "') as sync_summary") }}
+    {{ return("select spotify_audiences.spotify_audiences_sync('" ~ (request | tojson | replace("'", "''")) ~ "') as sync_summary") }}
 {% endmacro %}

@@ -207,7 +207,12 @@ class DdlMacros:
         environment = jinja2.Environment(  # noqa: S701 - SQL, not HTML
             extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined
         )
+        # the macros call each other through the package namespace, as dbt requires of a package
+        environment.globals["spotify_audiences"] = self
         self._module = environment.from_string(source).module
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.__dict__["_module"], name)
 
     def render(self, name: str, *args: object) -> str:
         """The output of macro ``name``, trimmed."""
