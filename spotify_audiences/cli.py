@@ -1,4 +1,4 @@
-"""The ``spotify-audiences`` command: a thin shell around :mod:`spotify_audiences.sync`."""
+"""The ``spotify-audiences`` command: a thin shell around the core, :mod:`.in_warehouse`."""
 
 from __future__ import annotations
 
@@ -15,18 +15,13 @@ from spotify_audiences.config import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
     MIN_IDENTIFIERS,
-    ProjectConfig,
     SpotifySettings,
     check_endpoint,
 )
 from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
-from spotify_audiences.login import (
-    DEFAULT_PORT,
-    ENV_TOKEN_FILE,
-    TokenStore,
-    settings_with_stored_token,
-)
-from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
+from spotify_audiences.in_warehouse import SyncRequest, run_sync
+from spotify_audiences.login import DEFAULT_PORT, ENV_TOKEN_FILE, TokenStore
+from spotify_audiences.sync import AudienceResult, SyncOptions
 from spotify_audiences.warehouse import open_mart_reader
 
 
@@ -74,7 +69,8 @@ def main(verbose: int, quiet: bool) -> None:
 @click.option(
     "--profiles-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where profiles.yml is (default: DBT_PROFILES_DIR, the project, then ~/.dbt).",
+    help="Where profiles.yml is (default: DBT_PROFILES_DIR, the current directory, the "
+    "project, then ~/.dbt).",
 )
 @click.option("--target", "-t", help="dbt target to read the marts from (default: the profile's).")
 @click.option("--audience", "-a", "audiences", multiple=True, help="Sync only this audience.")
@@ -96,8 +92,8 @@ def main(verbose: int, quiet: bool) -> None:
 @click.option(
     "--min-identifiers",
     type=int,
-    help=f"Refuse audiences with fewer hashed identifiers (default: the project config, "
-    f"else {MIN_IDENTIFIERS:,}).",
+    help="Refuse audiences with fewer hashed identifiers (default: each audience's "
+    f"min_identifiers as the build recorded it, else {MIN_IDENTIFIERS:,}).",
 )
 @click.option("--force", is_flag=True, help="Upload even when unchanged, or past any guard.")
 @click.option("--allow-shrink", is_flag=True, help="Accept a shrink past the max_shrink guard.")
@@ -124,6 +120,11 @@ def main(verbose: int, quiet: bool) -> None:
 )
 @click.option("--deadline", type=float, help="Seconds for the whole sync, waits included.")
 @click.option("--description", help="Description for audiences this sync creates (≤ 80 chars).")
+@click.option(
+    "--ignore-test-failures",
+    is_flag=True,
+    help="Sync although the last dbt build had failing tests (the ledger records it).",
+)
 @_token_file_option
 def sync(
     project_dir: Path,
@@ -141,66 +142,57 @@ def sync(
     timeout: float,
     deadline: float | None,
     description: str | None,
+    ignore_test_failures: bool,
     token_file: Path | None,
 ) -> None:
     """Sync each audience of the mart (or only --audience ones) to Spotify.
 
     Every sync replaces the whole list of the Spotify audience (mirror). The audience is found
-    by --audience-id, else by its exact name in the ad account, else created. Exit status 0
-    only when every audience synced.
+    by --audience-id, else by its exact name in its ad account, else created. Each audience
+    goes to the ad account the build recorded for it, else SPOTIFY_AD_ACCOUNT_ID. Nothing is
+    synced when the last dbt build's tests failed (unless --ignore-test-failures). Exit status
+    0 only when every audience synced.
     """
     show_progress = not as_json and not click.get_current_context().find_root().params["quiet"]
     try:
-        options = SyncOptions(
-            min_identifiers=min_identifiers,
-            max_file_bytes=max_bytes,
-            audience_ids=_parse_audience_ids(audience_ids),
-            dry_run_dir=dry_run_dir,
-            description=description,
-            config=ProjectConfig.from_project(project_dir),
-            force=force,
-            allow_shrink=allow_shrink,
+        request = SyncRequest(
+            audiences=list(audiences) or None,
+            options=SyncOptions(
+                min_identifiers=min_identifiers,
+                max_file_bytes=max_bytes,
+                audience_ids=_parse_audience_ids(audience_ids),
+                dry_run_dir=dry_run_dir,
+                description=description,
+                config_project_dir=project_dir,
+                force=force,
+                allow_shrink=allow_shrink,
+                progress=show_progress,
+            ),
+            dry_run=dry_run_dir is not None,
+            raise_on_failure=False,
+            chunk_size=chunk_size,
+            timeout=timeout,
+            deadline=deadline,
+            ignore_test_failures=ignore_test_failures,
             progress=show_progress,
         )
-        settings = SpotifySettings.from_env()
-        connection = None
-        if dry_run_dir is None:
-            settings, sink = settings_with_stored_token(settings, TokenStore(token_file))
-            settings.validated(require_credentials=True)
-            connection = connect(
-                settings,
-                timeout=timeout,
-                chunk_size=chunk_size,
-                deadline_seconds=deadline,
-                sink=sink,
-                show_progress=show_progress,
-            )
-        reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
-        try:
-            runner = MirrorSync(
-                reader,
-                settings=settings,
-                client=connection.client if connection else None,
-                uploader=connection.uploader if connection else None,
-                options=options,
-                ledger=reader.ledger(),
-            )
-            results = runner.run(list(audiences) or None)
-        finally:
-            reader.close()
-            if connection:
-                connection.close()
+        results = run_sync(
+            lambda: open_mart_reader(project_dir, profiles_dir, target, read_only=False),
+            SpotifySettings.from_env(),
+            request,
+            token_store=TokenStore(token_file),
+        )
     except SpotifyAudiencesError as exc:
         _fail(exc)
         return
     for result in results:
         if as_json:
-            click.echo(json.dumps(result.to_json(), sort_keys=True))
+            click.echo(json.dumps(result, sort_keys=True))
         else:
-            click.echo(format_result(result))
-    failed = [r for r in results if not r.ok]
+            click.echo(format_result(AudienceResult(**result)))
+    failed = [r for r in results if r["error"]]
     if failed:
-        sys.exit(failed[0].exit_code or EXIT_FAILED)
+        sys.exit(failed[0]["exit_code"] or EXIT_FAILED)
     sys.exit(EXIT_OK)
 
 
@@ -218,6 +210,8 @@ def format_result(result: AudienceResult) -> str:
     audience = result.audience_id or "-"
     lines.append(f"  action       {labels.get(result.action, result.action)}")
     lines.append(f"  audience id  {audience}")
+    if result.ad_account_id:
+        lines.append(f"  ad account   {result.ad_account_id}")
     uploaded = ", ".join(f"{t} {n:,}" for t, n in result.counts.items()) or "none"
     verb = "uploaded" if result.action in ("created", "replaced") else "in file"
     lines.append(f"  {verb:<12} {result.identifiers:,} ({uploaded})")
@@ -324,8 +318,19 @@ def logout(token_file: Path | None) -> None:
 
 
 @main.command()
-@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
-@click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The dbt project.",
+)
+@click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where profiles.yml is (default: DBT_PROFILES_DIR, the current directory, the "
+    "project, then ~/.dbt).",
+)
 @click.option("--target", "-t", help="dbt target whose ledger to read and write.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per audience per line.")
 @_token_file_option
@@ -336,26 +341,22 @@ def status(
     as_json: bool,
     token_file: Path | None,
 ) -> None:
-    """Fetch status and size of every synced audience into spotify_audience_status."""
-    from spotify_audiences.status import check_status
+    """Fetch status and size of every synced audience into spotify_audience_status.
 
+    Every ad account of the ledger, of the summary mart and SPOTIFY_AD_ACCOUNT_ID is checked.
+    """
     try:
-        settings, sink = settings_with_stored_token(
-            SpotifySettings.from_env(), TokenStore(token_file)
+        rows = run_sync(
+            lambda: open_mart_reader(project_dir, profiles_dir, target, read_only=False),
+            SpotifySettings.from_env(),
+            SyncRequest(status=True, raise_on_failure=False),
+            token_store=TokenStore(token_file),
         )
-        settings.validated(require_credentials=True)
-        connection = connect(settings, sink=sink)
-        reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
-        try:
-            rows = check_status(connection.client, reader.ledger(), settings.account_id)
-        finally:
-            reader.close()
-            connection.close()
     except SpotifyAudiencesError as exc:
         _fail(exc)
         return
     if not rows:
-        click.echo("No audience has been synced to this ad account yet.")
+        click.echo("No audience has been synced yet.")
     for row in rows:
         if as_json:
             click.echo(json.dumps(row, sort_keys=True))

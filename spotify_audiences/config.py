@@ -140,13 +140,20 @@ class SpotifySettings:
             accounts_url=_TRAILING_SLASH.sub("", get(ENV_ACCOUNTS_URL) or DEFAULT_ACCOUNTS_URL),
         )
 
-    def validated(self, *, require_credentials: bool = True) -> SpotifySettings:
-        """Check everything that can be checked without the network; return self."""
-        if not self.ad_account_id:
+    def validated(
+        self, *, require_credentials: bool = True, require_account: bool = True
+    ) -> SpotifySettings:
+        """Check everything that can be checked without the network; return self.
+
+        ``require_account=False``: the env ad account is only the default of the audiences
+        that name none; it is still checked when set.
+        """
+        if not self.ad_account_id and require_account:
             raise ConfigError(
                 f"No ad account: set {ENV_AD_ACCOUNT_ID} to your Spotify ad account id (a UUID)."
             )
-        validate_uuid(self.ad_account_id, what="The ad account id", env=ENV_AD_ACCOUNT_ID)
+        if self.ad_account_id:
+            validate_uuid(self.ad_account_id, what="The ad account id", env=ENV_AD_ACCOUNT_ID)
         check_endpoint(self.ads_api_url, what=ENV_ADS_API_URL)
         check_endpoint(self.accounts_url, what=ENV_ACCOUNTS_URL)
         if require_credentials:
@@ -189,19 +196,31 @@ class AudienceConfig:
     max_shrink: float = DEFAULT_MAX_SHRINK
     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE
     description: str | None = None
+    # None: the SPOTIFY_AD_ACCOUNT_ID of the sync (or the procedure's ad_account_id argument)
+    ad_account_id: str | None = None
 
 
-_AUDIENCE_KEYS = {f for f in AudienceConfig.__dataclass_fields__}
+# The keys of one audience in the var; ``model`` is dbt's business (the members' node).
+AUDIENCE_KEYS = frozenset({*AudienceConfig.__dataclass_fields__, "model"})
+# ``defaults`` applies to every audience: a model or a Spotify audience id cannot.
+DEFAULT_KEYS = AUDIENCE_KEYS - {"model", "audience_id"}
 
 
-def _audience_config(raw: Mapping[str, object], base: AudienceConfig, where: str) -> AudienceConfig:
-    unknown = set(raw) - _AUDIENCE_KEYS
+def audience_config(
+    raw: Mapping[str, object],
+    base: AudienceConfig,
+    where: str,
+    *,
+    keys: frozenset[str] = AUDIENCE_KEYS,
+) -> AudienceConfig:
+    """Validate one audience's settings (var entry or summary row) over ``base``."""
+    unknown = set(raw) - keys
     if unknown:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(_AUDIENCE_KEYS))}."
+            f"known: {', '.join(sorted(keys))}."
         )
-    values = {**base.__dict__, **{k: v for k, v in raw.items() if v is not None}}
+    values = {**base.__dict__, **{k: v for k, v in raw.items() if v is not None and v != ""}}
     try:
         config = AudienceConfig(
             audience_id=str(values["audience_id"]) if values["audience_id"] else None,
@@ -209,6 +228,7 @@ def _audience_config(raw: Mapping[str, object], base: AudienceConfig, where: str
             max_shrink=float(values["max_shrink"]),  # type: ignore[arg-type]
             max_rejected_share=float(values["max_rejected_share"]),  # type: ignore[arg-type]
             description=str(values["description"]) if values["description"] else None,
+            ad_account_id=str(values["ad_account_id"]) if values["ad_account_id"] else None,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -216,6 +236,8 @@ def _audience_config(raw: Mapping[str, object], base: AudienceConfig, where: str
         raise ConfigError(f"{where}: max_shrink and max_rejected_share are shares from 0 to 1.")
     if config.audience_id:
         validate_uuid(config.audience_id, what=f"{where}: audience_id")
+    if config.ad_account_id:
+        validate_uuid(config.ad_account_id, what=f"{where}: ad_account_id")
     return config
 
 
@@ -233,11 +255,14 @@ class ProjectConfig:
         unknown = set(raw) - {"defaults", "audiences"}
         if unknown:
             raise ConfigError(f"{CONFIG_VAR}: unknown key(s) {', '.join(sorted(unknown))}.")
-        defaults = _audience_config(
-            raw.get("defaults") or {}, AudienceConfig(), f"{CONFIG_VAR}.defaults"
-        )  # type: ignore[arg-type]
+        defaults = audience_config(
+            raw.get("defaults") or {},  # type: ignore[arg-type]
+            AudienceConfig(),
+            f"{CONFIG_VAR}.defaults",
+            keys=DEFAULT_KEYS,
+        )
         audiences = {
-            str(name): _audience_config(value or {}, defaults, f"{CONFIG_VAR}.audiences.{name}")
+            str(name): audience_config(value or {}, defaults, f"{CONFIG_VAR}.audiences.{name}")
             for name, value in (raw.get("audiences") or {}).items()  # type: ignore[union-attr]
         }
         return cls(defaults=defaults, audiences=audiences)

@@ -16,10 +16,12 @@ It registers two functions on every connection dbt-duckdb opens:
   its own (the post-hook's own connection is busy running the query), with the Spotify settings
   from the ``SPOTIFY_*`` environment variables or the token saved by ``spotify-audiences login``.
   A new cursor sees committed data only, so the macro commits the model's transaction first.
+  The test gate does not apply: dbt runs the post-hook only once every test upstream passed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -35,16 +37,19 @@ def sync_on_connection(connection: DuckDBPyConnection, request: str) -> str:
     """Run the sync that ``request`` (JSON: audiences, schema, options) asks for; JSON out."""
     from spotify_audiences.config import SpotifySettings
     from spotify_audiences.in_warehouse import SyncRequest, run_sync
-    from spotify_audiences.login import settings_with_stored_token
     from spotify_audiences.warehouse import DuckDBMartReader
 
     body = json.loads(request)
-    sync_request = SyncRequest.parse(body.get("audiences"), body.get("options"))
-    settings, sink = settings_with_stored_token(SpotifySettings.from_env())
+    sync_request = dataclasses.replace(
+        SyncRequest.parse(body.get("audiences"), body.get("options")), test_gate=False
+    )
     cursor = connection.cursor()
     try:
-        reader = DuckDBMartReader(connection=cursor, schema=body.get("schema") or "main")
-        results = run_sync(reader, settings, sync_request, sink=sink, ledger=reader.ledger())
+        results = run_sync(
+            lambda: DuckDBMartReader(connection=cursor, schema=body.get("schema") or "main"),
+            SpotifySettings.from_env(),
+            sync_request,
+        )
     finally:
         cursor.close()
     return json.dumps(results, sort_keys=True)

@@ -1,27 +1,34 @@
-"""The sync started from inside the warehouse: the Snowflake procedure and the DuckDB post-hook.
+"""The one entry point of a sync, for every host: the CLI, the DuckDB post-hook, the procedure.
 
-Both receive the same request, the audiences to sync and an ``options`` mapping, and answer
-with one summary per audience, the objects that ``sync --json`` prints. A failed audience makes
-the call fail (so that a dbt post-hook or a Snowflake task shows the failure) unless the
-request says ``raise_on_failure: false``; the error message carries the whole summary.
+A host builds a :class:`SyncRequest` (the audiences and the options) and calls :func:`run_sync`
+with a way to open the marts; :func:`run_sync` resolves the Spotify credentials, opens the
+marts, applies the test gate, connects to Spotify, syncs each audience to its ad account and
+records every attempt in the ledger beside the marts. The hosts only turn the results (one
+``sync --json`` object per audience) into their output. A failed audience makes the call fail
+(so that a dbt post-hook or a Snowflake task shows the failure) unless the request says
+``raise_on_failure: false``; the error message carries the whole summary.
 
-Options (all optional):
+Options of the procedure and the post-hook (all optional; the CLI has a flag for each):
 
-==================== =====================================================================
-``audience_ids``     ``{name: audience id}``: replace this Spotify audience for ``name``
-``min_identifiers``  refuse smaller audiences (default 1,000, Spotify's minimum)
-``max_bytes``        refuse larger files (default 1 GiB, Spotify's maximum)
-``description``      description of the audiences this sync creates
-``dry_run``          build and check the files, send nothing, need no credentials
-``chunk_size``       upload chunk in bytes, a multiple of 256 KiB
-``timeout``          seconds per HTTP request
-``deadline``         seconds for the whole sync
-``ads_api_url``      the Ads API base URL (default Spotify's; tests point it at the sandbox)
-``accounts_url``     the Accounts base URL (default Spotify's)
-``raise_on_failure`` default true
-``config``           the project's per-audience settings (the dbt var
-                     ``spotify_audiences_config``), where the core supports them
-==================== =====================================================================
+======================== =================================================================
+``audience_ids``         ``{name: audience id}``: replace this Spotify audience for ``name``
+``min_identifiers``      refuse smaller audiences (default: each audience's setting)
+``max_bytes``            refuse larger files (default 1 GiB, Spotify's maximum)
+``description``          description of the audiences this sync creates
+``dry_run``              build and check the files, send nothing, need no credentials
+``chunk_size``           upload chunk in bytes, a multiple of 256 KiB
+``timeout``              seconds per HTTP request
+``deadline``             seconds for the whole sync
+``ads_api_url``          the Ads API base URL (default Spotify's; tests point it at the sandbox)
+``accounts_url``         the Accounts base URL (default Spotify's)
+``raise_on_failure``     default true
+``ignore_test_failures`` sync although the last dbt build had failed tests (the ledger says so)
+``test_gate``            default true; false skips the test gate, for the dbt post-hook only
+                         (dbt runs it after every test upstream has passed)
+``status``               check the status of every synced audience instead of syncing
+``config``               the ``spotify_audiences_config`` var, used only when the summary
+                         mart has no settings columns (built by an older version)
+======================== =================================================================
 
 Any other boolean field of :class:`~spotify_audiences.sync.SyncOptions` (``force``, ...) is
 passed through.
@@ -48,11 +55,11 @@ from spotify_audiences.config import (
     SpotifySettings,
     check_endpoint,
 )
-from spotify_audiences.errors import ConfigError, SpotifyAudiencesError
-from spotify_audiences.ledger import Ledger
+from spotify_audiences.errors import ConfigError, RefusedError, SpotifyAudiencesError
+from spotify_audiences.login import TokenStore, settings_with_stored_token
 from spotify_audiences.status import check_status
-from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
-from spotify_audiences.warehouse import MartReader
+from spotify_audiences.sync import MirrorSync, SyncOptions, connect
+from spotify_audiences.warehouse import BUILD_LOG, MartReader
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "raise_on_failure": (bool,),
     "config": (dict,),
     "status": (bool,),
+    "ignore_test_failures": (bool,),
+    "test_gate": (bool,),
 }
 _TRAILING_SLASH = re.compile(r"/+$")
 
@@ -98,6 +107,9 @@ class SyncRequest:
     deadline: float | None = None
     ads_api_url: str | None = None
     accounts_url: str | None = None
+    ignore_test_failures: bool = False
+    test_gate: bool = True
+    progress: bool = False  # progress lines on an interactive terminal (the CLI)
 
     @classmethod
     def parse(
@@ -144,6 +156,8 @@ class SyncRequest:
             deadline=float(values["deadline"]) if "deadline" in values else None,
             ads_api_url=values.get("ads_api_url"),
             accounts_url=values.get("accounts_url"),
+            ignore_test_failures=bool(values.get("ignore_test_failures", False)),
+            test_gate=bool(values.get("test_gate", True)),
         )
 
     def with_endpoints(self, settings: SpotifySettings) -> SpotifySettings:
@@ -176,33 +190,113 @@ class SyncFailedError(SpotifyAudiencesError):
         self.exit_code = next((int(r.get("exit_code") or 1) for r in failed), 1)
 
 
+class TestsFailedError(RefusedError):
+    """The build that produced the marts had failing, erroring or skipped tests."""
+
+
+def check_tests(reader: MartReader, request: SyncRequest) -> bool | None:
+    """The test gate: refuse when the last dbt build's tests failed, unless told to ignore it.
+
+    Returns what the ledger records in ``ignored_test_failures``: True when failures were
+    ignored, False when the gate passed, None when it did not apply (the post-hook).
+    """
+    if not request.test_gate:
+        return None
+    build = reader.latest_build()
+    if build is None:
+        log.warning(
+            "No dbt build recorded in %s beside the marts: the sync cannot tell whether their "
+            "tests passed (build them with this version of the dbt package). Syncing with the "
+            "guards only.",
+            BUILD_LOG,
+        )
+        return False
+    if build.tests_failed <= 0:
+        return False
+    failed = (
+        ", ".join(f"{t.get('name')} ({t.get('status', 'fail')})" for t in build.failed_tests)
+        or f"{build.tests_failed} test(s)"
+    )
+    when = f" at {build.recorded_at:%Y-%m-%d %H:%M} UTC" if build.recorded_at else ""
+    which = (
+        f"The last dbt {build.dbt_command or 'invocation'} on these marts "
+        f"(target {build.target_name!r}{when}, invocation {build.invocation_id})"
+    )
+    if request.ignore_test_failures:
+        log.warning(
+            "%s had %d failed test(s): %s. Syncing anyway (--ignore-test-failures); the ledger "
+            "records it.",
+            which,
+            build.tests_failed,
+            failed,
+        )
+        return True
+    raise TestsFailedError(
+        f"{which} had {build.tests_failed} failed test(s): {failed}. Nothing was synced.",
+        hint="Fix them and run `dbt build` again, or sync anyway with --ignore-test-failures "
+        "(procedure and post-hook: options {'ignore_test_failures': true}).",
+    )
+
+
 def run_sync(
-    reader: MartReader,
+    open_reader: Callable[[], MartReader],
     settings: SpotifySettings,
     request: SyncRequest,
     *,
     credentials: Credentials | None = None,
     sink: RefreshTokenSink | None = None,
-    ledger: Ledger | None = None,
+    token_store: TokenStore | None = None,
 ) -> list[dict[str, Any]]:
     """Sync as requested and return one ``sync --json`` object per audience.
 
-    ``credentials`` is called only when the sync will talk to Spotify; without it the settings
-    must already hold a refresh token. ``ledger`` is the sync history, as for the CLI. Raises
-    :class:`SyncFailedError` when an audience failed and the request does not say otherwise.
+    ``open_reader`` opens the marts (the reader also gives the ledger beside them, and is
+    closed here). ``credentials`` is called only when the sync will talk to Spotify; without
+    it, the refresh token is the settings', else the one ``spotify-audiences login`` saved in
+    ``token_store`` (which also receives rotations). Raises :class:`SyncFailedError` when an
+    audience failed and the request does not say otherwise, :class:`TestsFailedError` when
+    the test gate refuses.
     """
     settings = request.with_endpoints(settings)
-    if request.status:
-        return _run_status(settings, request, credentials=credentials, sink=sink, ledger=ledger)
+    settings.validated(require_credentials=False, require_account=False)
+    tokens = None
+    if not request.dry_run:
+        if credentials is not None:
+            settings, tokens = credentials(settings)
+        else:
+            settings, sink = settings_with_stored_token(settings, token_store)
+        settings.validated(require_credentials=tokens is None, require_account=False)
+    reader = open_reader()
+    try:
+        if request.status:
+            rows = _run_status(reader, settings, request, sink=sink, tokens=tokens)
+            if request.raise_on_failure and any(r.get("error") for r in rows):
+                raise SyncFailedError(rows)
+            return rows
+        ignored = check_tests(reader, request)
+        results = _run_mirror(reader, settings, request, ignored, sink=sink, tokens=tokens)
+    finally:
+        reader.close()
+    if request.raise_on_failure and any(r["error"] for r in results):
+        raise SyncFailedError(results)
+    return results
+
+
+def _run_mirror(
+    reader: MartReader,
+    settings: SpotifySettings,
+    request: SyncRequest,
+    ignored_test_failures: bool | None,
+    *,
+    sink: RefreshTokenSink | None,
+    tokens: TokenProvider | None,
+) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="spotify-audiences-dry-run-") as scratch:
         options = request.options
+        scratch_files = request.dry_run and options.dry_run_dir is None
         connection = None
-        if request.dry_run:
+        if scratch_files:
             options = dataclasses.replace(options, dry_run_dir=Path(scratch))
-        else:
-            tokens = None
-            if credentials is not None:
-                settings, tokens = credentials(settings)
+        if options.dry_run_dir is None:
             connection = connect(
                 settings,
                 timeout=request.timeout,
@@ -210,6 +304,7 @@ def run_sync(
                 deadline_seconds=request.deadline,
                 sink=sink,
                 tokens=tokens,
+                show_progress=request.progress,
             )
         try:
             runner = MirrorSync(
@@ -218,43 +313,42 @@ def run_sync(
                 client=connection.client if connection else None,
                 uploader=connection.uploader if connection else None,
                 options=options,
-                ledger=ledger,
+                ledger=reader.ledger(),
+                ignored_test_failures=ignored_test_failures,
             )
-            results = [_summary(r) for r in runner.run(request.audiences)]
+            results = []
+            for result in runner.run(request.audiences):
+                summary = result.to_json()
+                if scratch_files:  # the file lived in a scratch directory gone on return
+                    summary["file"] = None
+                results.append(summary)
         finally:
             if connection is not None:
                 connection.close()
-    if request.raise_on_failure and any(r["error"] for r in results):
-        raise SyncFailedError(results)
     return results
 
 
 def _run_status(
+    reader: MartReader,
     settings: SpotifySettings,
     request: SyncRequest,
     *,
-    credentials: Credentials | None,
     sink: RefreshTokenSink | None,
-    ledger: Ledger | None,
+    tokens: TokenProvider | None,
 ) -> list[dict[str, Any]]:
-    """``options => {'status': true}``: the status write-back, as ``spotify-audiences status``."""
-    if ledger is None:
-        raise ConfigError("The status check reads the sync ledger, and none was given.")
-    tokens = None
-    if credentials is not None:
-        settings, tokens = credentials(settings)
+    """The status write-back of every ad account in the ledger, the summary or the settings."""
+    ledger = reader.ledger()
+    accounts = set(ledger.accounts())
+    for values in (reader.audience_settings() or {}).values():
+        if values.get("ad_account_id"):
+            accounts.add(str(values["ad_account_id"]).strip().lower())
+    if settings.ad_account_id:
+        accounts.add(settings.account_id)
     connection = connect(settings, timeout=request.timeout, sink=sink, tokens=tokens)
     try:
-        rows = check_status(connection.client, ledger, settings.account_id)
+        rows: list[dict[str, Any]] = []
+        for account in sorted(accounts):
+            rows += check_status(connection.client, ledger, account)
     finally:
         connection.close()
-    if request.raise_on_failure and any(r.get("error") for r in rows):
-        raise SyncFailedError(rows)
     return rows
-
-
-def _summary(result: AudienceResult) -> dict[str, Any]:
-    summary = result.to_json()
-    # a dry run's file lived in a scratch directory that is gone once the call returns
-    summary["file"] = None
-    return summary

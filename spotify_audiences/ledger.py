@@ -9,6 +9,9 @@ Three tables live next to the marts:
   only), so that a dry run can say what a sync would add and remove;
 * ``spotify_audience_status``: status and size range appended by ``spotify-audiences status``.
 
+:data:`LEDGER_TABLES` defines their columns once: :class:`SqlLedger` (DuckDB and the Snowflake
+connector) and the Snowpark ledger of the procedure create them from it.
+
 No raw identifier, token or URL is ever written: the rows hold counts, hashes, ids and messages
 that the core composed itself.
 """
@@ -16,7 +19,7 @@ that the core composed itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +50,9 @@ class SyncRecord:
     error_class: str | None = None
     error_message: str | None = None
     sp_trace_id: str | None = None
+    # True: the last build's tests failed and the sync ran with --ignore-test-failures;
+    # None: the test gate did not apply (the dbt post-hook, which dbt's DAG gates).
+    ignored_test_failures: bool | None = None
 
     def as_row(self) -> list[Any]:
         """The values in the sync log's column order (counts and rejects as JSON text)."""
@@ -67,6 +73,7 @@ class SyncRecord:
             self.error_class,
             self.error_message,
             self.sp_trace_id,
+            self.ignored_test_failures,
         ]
 
 
@@ -111,44 +118,119 @@ class Ledger(Protocol):
         """The latest successful row of every audience synced to this ad account."""
         ...
 
+    def accounts(self) -> list[str]:
+        """Every ad account that an audience was synced to, sorted."""
+        ...
 
-_LOG_COLUMNS = (
-    "run_id varchar, started_at timestamp, finished_at timestamp, audience_name varchar, "
-    "ad_account_id varchar, action varchar, audience_id varchar, counts varchar, "
-    "rejected varchar, identifiers bigint, bytes bigint, fingerprint varchar, upload_id varchar, "
-    "error_class varchar, error_message varchar, sp_trace_id varchar"
-)
-_UPLOADED_COLUMNS = (
-    "ad_account_id varchar, audience_name varchar, identifier_type varchar, "
-    "identifier_sha256 varchar"
-)
-_STATUS_COLUMNS = (
-    "checked_at timestamp, audience_name varchar, audience_id varchar, ad_account_id varchar, "
-    "status varchar, size_min bigint, size_max bigint, identifiers_uploaded bigint"
-)
+
+@dataclass(frozen=True)
+class Column:
+    """One ledger column; ``type`` is one of varchar, timestamp, bigint, boolean."""
+
+    name: str
+    type: str
+
+
+def _columns(spec: str) -> tuple[Column, ...]:
+    return tuple(Column(*item.split()) for item in spec.split(","))
+
+
+# The ledger's tables and their columns, in order: the one definition that the SQL ledger
+# (DuckDB, the Snowflake connector) and the Snowpark ledger create their tables from.
+LEDGER_TABLES: dict[str, tuple[Column, ...]] = {
+    SYNC_LOG: _columns(
+        "run_id varchar, started_at timestamp, finished_at timestamp, audience_name varchar, "
+        "ad_account_id varchar, action varchar, audience_id varchar, counts varchar, "
+        "rejected varchar, identifiers bigint, bytes bigint, fingerprint varchar, "
+        "upload_id varchar, error_class varchar, error_message varchar, sp_trace_id varchar, "
+        "ignored_test_failures boolean"
+    ),
+    UPLOADED: _columns(
+        "ad_account_id varchar, audience_name varchar, identifier_type varchar, "
+        "identifier_sha256 varchar"
+    ),
+    STATUS: _columns(
+        "checked_at timestamp, audience_name varchar, audience_id varchar, "
+        "ad_account_id varchar, status varchar, size_min bigint, size_max bigint, "
+        "identifiers_uploaded bigint"
+    ),
+}
 SUCCESS_ACTIONS = ("created", "replaced", "unchanged")
 
 
-class DuckDBLedger:
-    """The ledger in the local DuckDB database, beside the marts."""
+def status_row(record: StatusRecord) -> list[Any]:
+    """A status record's values in the status table's column order."""
+    return [getattr(record, column.name) for column in LEDGER_TABLES[STATUS]]
 
-    def __init__(self, connection: Any, *, schema: str = "main", mart: str) -> None:
-        self._con = connection
+
+def sync_record(values: dict[str, Any]) -> SyncRecord:
+    """A sync-log row read back (column names in any case) as a :class:`SyncRecord`."""
+    values = {k.lower(): v for k, v in values.items()}
+    values["counts"] = json.loads(values["counts"] or "{}")
+    values["rejected"] = json.loads(values["rejected"] or "{}")
+    values["identifiers"] = int(values["identifiers"] or 0)
+    values["bytes"] = int(values["bytes"] or 0)
+    known = set(SyncRecord.__dataclass_fields__)
+    return SyncRecord(**{k: v for k, v in values.items() if k in known})
+
+
+class SqlLedger:
+    """The ledger beside the marts through a DB-API connection: DuckDB or the Snowflake connector.
+
+    ``schema`` is the rendered ``database.schema`` (or ``schema``) of the summary mart,
+    ``mart`` the rendered relation of the identifiers mart, and ``quote`` renders one
+    identifier as the engine needs it. The SQL is common to both engines (``?`` parameters);
+    only the copy of the uploaded set differs: DuckDB reads back the file that went up,
+    Snowflake copies the mart's rows, which the file was written from moments ago.
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        schema: str,
+        mart: str,
+        dialect: str = "duckdb",
+        quote: Callable[[str], str] | None = None,
+    ) -> None:
+        self._cursor = connection.cursor()
         self._schema = schema
         self._mart = mart
-        for table, columns in (
-            (SYNC_LOG, _LOG_COLUMNS),
-            (UPLOADED, _UPLOADED_COLUMNS),
-            (STATUS, _STATUS_COLUMNS),
-        ):
-            self._con.execute(f"create table if not exists {self._rel(table)} ({columns})")
+        self._dialect = dialect
+        self._quote = quote or (lambda name: f'"{name}"')
+        for table, columns in LEDGER_TABLES.items():
+            ddl = ", ".join(f"{c.name} {c.type}" for c in columns)
+            self._run(f"create table if not exists {self._rel(table)} ({ddl})")
+            probe = f"select * from {self._rel(table)} limit 0"  # noqa: S608
+            present = {d[0].lower() for d in self._run(probe).description}
+            for column in columns:
+                if column.name not in present:  # a ledger written by an older version
+                    self._run(
+                        f"alter table {self._rel(table)} add column {column.name} {column.type}"
+                    )
 
     def _rel(self, table: str) -> str:
-        return f'"{self._schema}"."{table}"'
+        return f"{self._schema}.{self._quote(table)}"
+
+    def _run(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        if params is None:
+            self._cursor.execute(sql)
+        else:
+            self._cursor.execute(sql, list(params))
+        return self._cursor
+
+    def _insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        names = [c.name for c in LEDGER_TABLES[table]]
+        sql = (
+            f"insert into {self._rel(table)} ({', '.join(names)}) "  # noqa: S608
+            f"values ({', '.join('?' * len(names))})"
+        )
+        for row in rows:
+            self._run(sql, row)
 
     def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
         """The latest successful row."""
-        cursor = self._con.execute(
+        cursor = self._run(
             f"select * from {self._rel(SYNC_LOG)} "  # noqa: S608 - fixed identifiers
             "where audience_name = ? and ad_account_id is not distinct from ? "
             "and action in ('created', 'replaced', 'unchanged') "
@@ -159,87 +241,79 @@ class DuckDBLedger:
         if row is None:
             return None
         names = [d[0] for d in cursor.description]
-        values = dict(zip(names, row, strict=True))
-        values["counts"] = json.loads(values["counts"] or "{}")
-        values["rejected"] = json.loads(values["rejected"] or "{}")
-        return SyncRecord(**values)
+        return sync_record(dict(zip(names, row, strict=True)))
 
     def record(self, row: SyncRecord) -> None:
         """Append one row."""
-        self._con.execute(
-            f"insert into {self._rel(SYNC_LOG)} values "  # noqa: S608
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row.as_row(),
-        )
+        self._insert(SYNC_LOG, [row.as_row()])
 
     def store_uploaded(self, ad_account_id: str, audience_name: str, csv_path: Path) -> None:
-        """Keep exactly the uploaded rows (read back from the file that went up)."""
-        self._con.execute("begin transaction")
+        """Keep exactly the uploaded rows, in one transaction."""
+        self._run("begin transaction")
         try:
-            self._con.execute(
+            self._run(
                 f"delete from {self._rel(UPLOADED)} "  # noqa: S608
                 "where ad_account_id = ? and audience_name = ?",
                 [ad_account_id, audience_name],
             )
-            self._con.execute(
-                f"insert into {self._rel(UPLOADED)} "  # noqa: S608
-                "select ?, ?, type, value from read_csv(?, header = true, "
-                "columns = {'type': 'varchar', 'value': 'varchar'})",
-                [ad_account_id, audience_name, str(csv_path)],
-            )
-            self._con.execute("commit")
+            if self._dialect == "duckdb":
+                self._run(
+                    f"insert into {self._rel(UPLOADED)} "  # noqa: S608
+                    "select ?, ?, type, value from read_csv(?, header = true, "
+                    "columns = {'type': 'varchar', 'value': 'varchar'})",
+                    [ad_account_id, audience_name, str(csv_path)],
+                )
+            else:
+                self._run(
+                    f"insert into {self._rel(UPLOADED)} "  # noqa: S608
+                    "select ?, audience_name, identifier_type, identifier_sha256 "
+                    f"from {self._mart} where audience_name = ?",
+                    [ad_account_id, audience_name],
+                )
+            self._run("commit")
         except Exception:
-            self._con.execute("rollback")
+            self._run("rollback")
             raise
 
     def diff(self, ad_account_id: str | None, audience_name: str) -> tuple[int, int] | None:
         """Anti-joins between the mart and the last uploaded set."""
-        known = self._con.execute(
+        known = self._run(
             f"select count(*) from {self._rel(UPLOADED)} "  # noqa: S608
             "where ad_account_id is not distinct from ? and audience_name = ?",
             [ad_account_id, audience_name],
         ).fetchone()
         if not known or not known[0]:
             return None
-        row = self._con.execute(
-            f"""
-            with current_set as (
-                select identifier_type, identifier_sha256 from {self._rel(self._mart)}
-                where audience_name = $name
-            ),
-            uploaded as (
-                select identifier_type, identifier_sha256 from {self._rel(UPLOADED)}
-                where ad_account_id is not distinct from $account and audience_name = $name
-            )
-            select
-                (select count(*) from (select * from current_set except select * from uploaded)),
-                (select count(*) from (select * from uploaded except select * from current_set))
-            """,  # noqa: S608
-            {"name": audience_name, "account": ad_account_id},
+        current = (
+            f"select identifier_type, identifier_sha256 from {self._mart} "  # noqa: S608
+            "where audience_name = ?"
+        )
+        uploaded = (
+            f"select identifier_type, identifier_sha256 from {self._rel(UPLOADED)} "  # noqa: S608
+            "where ad_account_id is not distinct from ? and audience_name = ?"
+        )
+        row = self._run(
+            f"select (select count(*) from ({current} except {uploaded})), "  # noqa: S608
+            f"(select count(*) from ({uploaded} except {current}))",
+            [
+                audience_name,
+                ad_account_id,
+                audience_name,
+                ad_account_id,
+                audience_name,
+                audience_name,
+            ],
         ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
 
     def append_status(self, rows: Sequence[StatusRecord]) -> None:
         """Append status rows."""
-        for r in rows:
-            self._con.execute(
-                f"insert into {self._rel(STATUS)} values (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                [
-                    r.checked_at,
-                    r.audience_name,
-                    r.audience_id,
-                    r.ad_account_id,
-                    r.status,
-                    r.size_min,
-                    r.size_max,
-                    r.identifiers_uploaded,
-                ],
-            )
+        self._insert(STATUS, [status_row(r) for r in rows])
 
     def synced_audiences(self, ad_account_id: str) -> list[SyncRecord]:
         """The latest successful row of every audience synced to this ad account."""
-        names = self._con.execute(
+        names = self._run(
             f"select distinct audience_name from {self._rel(SYNC_LOG)} "  # noqa: S608
             "where ad_account_id = ? and action in ('created', 'replaced', 'unchanged') "
             "order by 1",
@@ -247,3 +321,12 @@ class DuckDBLedger:
         ).fetchall()
         found = [self.last_success(ad_account_id, n) for (n,) in names]
         return [r for r in found if r is not None]
+
+    def accounts(self) -> list[str]:
+        """Every ad account that an audience was synced to, sorted."""
+        rows = self._run(
+            f"select distinct ad_account_id from {self._rel(SYNC_LOG)} "  # noqa: S608
+            "where ad_account_id is not null and action in ('created', 'replaced', 'unchanged') "
+            "order by 1"
+        ).fetchall()
+        return [r[0] for r in rows]

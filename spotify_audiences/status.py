@@ -48,6 +48,7 @@ def check_status(client: AdsClient, ledger: Ledger, ad_account_id: str) -> list[
                 {
                     "audience_name": last.audience_name,
                     "audience_id": last.audience_id,
+                    "ad_account_id": ad_account_id,
                     "status": None,
                     "error": str(exc),
                 }

@@ -14,7 +14,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,22 @@ from typing import Any
 from spotify_audiences.ads import AdsClient, TokenProvider
 from spotify_audiences.auth import AccessTokens, RefreshTokenSink
 from spotify_audiences.config import (
+    CONFIG_VAR,
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
+    ENV_AD_ACCOUNT_ID,
     MAX_FILE_BYTES,
     AudienceConfig,
     ProjectConfig,
     SpotifySettings,
+    audience_config,
     validate_audience_name,
     validate_uuid,
 )
 from spotify_audiences.errors import (
     EXIT_OK,
     AmbiguousAudienceError,
+    ConfigError,
     NetworkError,
     NotFoundError,
     RefusedError,
@@ -46,7 +50,7 @@ from spotify_audiences.ledger import Ledger, SyncRecord
 from spotify_audiences.progress import Progress
 from spotify_audiences.transport import Clock, Deadline, RetryPolicy, SystemClock, Transport
 from spotify_audiences.upload import ResumableUploader
-from spotify_audiences.warehouse import MartReader
+from spotify_audiences.warehouse import SETTINGS_COLUMNS, SUMMARY, MartReader
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +66,16 @@ REFUSED = "refused"
 class SyncOptions:
     """How to sync; every field has the safe default."""
 
-    min_identifiers: int | None = None  # None: the project config's (default 1,000)
+    # Overrides of the per-audience settings (None: the audience's, as the build resolved them)
+    min_identifiers: int | None = None
     max_file_bytes: int = MAX_FILE_BYTES
     audience_ids: Mapping[str, str] = field(default_factory=dict)
     dry_run_dir: Path | None = None
     description: str | None = None
+    # Only when the summary mart has no settings columns (built by an older version): the
+    # var's value, or the dbt project whose dbt_project.yml holds it.
     config: ProjectConfig = field(default_factory=ProjectConfig)
+    config_project_dir: Path | None = None
     force: bool = False
     allow_shrink: bool = False
     progress: bool = False  # a progress line on an interactive terminal
@@ -80,6 +88,7 @@ class AudienceResult:
     audience_name: str
     action: str
     audience_id: str | None = None
+    ad_account_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     bytes: int = 0
@@ -131,8 +140,10 @@ class MirrorSync:
         options: SyncOptions | None = None,
         ledger: Ledger | None = None,
         run_id: str | None = None,
+        ignored_test_failures: bool | None = None,
     ) -> None:
         self._reader = reader
+        self.ignored_test_failures = ignored_test_failures
         self._settings = settings
         self._client = client
         self._uploader = uploader
@@ -145,17 +156,34 @@ class MirrorSync:
             validate_uuid(audience_id, what=f"The audience id configured for {name!r}")
 
     def run(self, audience_names: Sequence[str] | None = None) -> list[AudienceResult]:
-        """Sync the named audiences, or every audience in the mart.
+        """Sync the named audiences, or every audience in the mart, each to its ad account.
 
-        Audiences synced before that have vanished from the mart are included too: an empty
-        upstream must meet the guards, not be skipped in silence.
+        Audiences synced before that have vanished from the mart are included too, each with
+        the ad account it was synced to: an empty upstream must meet the guards, not be
+        skipped in silence.
         """
-        available = self._reader.audience_names()
-        if self._ledger is not None and self._settings.ad_account_id:
-            synced = {
-                r.audience_name for r in self._ledger.synced_audiences(self._settings.account_id)
-            }
-            available = sorted(set(available) | synced)
+        built = self._reader.audience_settings()
+        if built is None:
+            if self.options.config_project_dir is not None:
+                self.options = replace(
+                    self.options,
+                    config=ProjectConfig.from_project(self.options.config_project_dir),
+                )
+            log.warning(
+                "%s has no settings columns (built by an older version of the package): using "
+                "the spotify_audiences_config of dbt_project.yml, else the defaults. Run "
+                "`dbt build` to sync with the settings the build resolved.",
+                SUMMARY,
+            )
+        in_mart = self._reader.audience_names()
+        vanished: list[tuple[str, str]] = []
+        if self._ledger is not None:
+            present = set(in_mart)
+            for account in self._ledger.accounts():
+                for record in self._ledger.synced_audiences(account):
+                    if record.audience_name not in present:
+                        vanished.append((record.audience_name, account))
+        available = sorted(set(in_mart) | {name for name, _ in vanished})
         if audience_names:
             unknown = [n for n in audience_names if n not in available]
             if unknown:
@@ -168,22 +196,81 @@ class MirrorSync:
                         else ". The mart is empty: check the members input and run `dbt build`."
                     )
                 )
-            names = list(dict.fromkeys(audience_names))
+            wanted = set(audience_names)
         else:
-            names = available
-        if not names:
+            wanted = set(available)
+        work: list[tuple[str, str | None]] = [(n, None) for n in in_mart if n in wanted]
+        work += [(n, account) for n, account in vanished if n in wanted]
+        work.sort(key=lambda item: (item[0], item[1] or ""))
+        if not work:
             raise WarehouseError(
                 "The mart holds no audience: check the members input and run `dbt build`."
             )
         with tempfile.TemporaryDirectory(prefix="spotify-audiences-") as scratch:
-            return [self.sync_one(name, Path(scratch)) for name in names]
+            return [
+                self.sync_one(name, Path(scratch), built=built, synced_to=account)
+                for name, account in work
+            ]
 
-    def sync_one(self, name: str, scratch: Path) -> AudienceResult:
+    def audience_settings(
+        self,
+        name: str,
+        built: Mapping[str, Mapping[str, Any]] | None,
+        synced_to: str | None = None,
+    ) -> AudienceConfig:
+        """One audience's settings: the summary's columns (else the var), then the overrides.
+
+        ``synced_to``: the audience vanished from the mart; it goes to the account it was
+        synced to, with the default thresholds.
+        """
+        if synced_to is not None:
+            config = replace(self.options.config.for_audience(name), ad_account_id=synced_to)
+        elif built is not None:
+            config = audience_config(
+                {k: v for k, v in (built.get(name) or {}).items() if k in SETTINGS_COLUMNS},
+                AudienceConfig(),
+                f"{SUMMARY} (audience {name!r})",
+            )
+        else:
+            config = self.options.config.for_audience(name)
+        overrides: dict[str, Any] = {}
+        if self.options.audience_ids.get(name):
+            overrides["audience_id"] = self.options.audience_ids[name]
+        if self.options.min_identifiers is not None:
+            overrides["min_identifiers"] = self.options.min_identifiers
+        if self.options.description:
+            overrides["description"] = self.options.description
+        return replace(config, **overrides) if overrides else config
+
+    def _account(self, name: str, config: AudienceConfig) -> str | None:
+        """The audience's ad account, else the sync's default; None only for a dry run."""
+        if config.ad_account_id:
+            return config.ad_account_id.strip().lower()
+        if self._settings.ad_account_id:
+            return self._settings.account_id
+        if self.options.dry_run_dir is not None:
+            return None
+        raise ConfigError(
+            f"No ad account for {name!r}: set ad_account_id for it in the dbt var "
+            f"{CONFIG_VAR} (audiences: {name!r}: ad_account_id: <uuid>) and run `dbt build`, "
+            f"or set {ENV_AD_ACCOUNT_ID} for the audiences that name none."
+        )
+
+    def sync_one(
+        self,
+        name: str,
+        scratch: Path,
+        *,
+        built: Mapping[str, Mapping[str, Any]] | None = None,
+        synced_to: str | None = None,
+    ) -> AudienceResult:
         """Sync one audience; never raises for a failure of that audience, reports it."""
-        result = AudienceResult(audience_name=name, action=FAILED)
+        result = AudienceResult(audience_name=name, action=FAILED, ad_account_id=synced_to)
         started = _now()
         try:
-            self._sync(name, scratch, result)
+            config = self.audience_settings(name, built, synced_to)
+            result.ad_account_id = self._account(name, config)
+            self._sync(name, scratch, result, config)
         except SpotifyAudiencesError as exc:
             result.action = REFUSED if isinstance(exc, RefusedError) else FAILED
             result.error = str(exc)
@@ -205,7 +292,7 @@ class MirrorSync:
                     started_at=started,
                     finished_at=_now(),
                     audience_name=result.audience_name,
-                    ad_account_id=self._settings.ad_account_id and self._settings.account_id,
+                    ad_account_id=result.ad_account_id,
                     action=result.action,
                     audience_id=result.audience_id,
                     counts=result.counts,
@@ -217,14 +304,17 @@ class MirrorSync:
                     error_class=result.error_class,
                     error_message=result.error,
                     sp_trace_id=result.sp_trace_id,
+                    ignored_test_failures=self.ignored_test_failures,
                 )
             )
         except Exception as exc:  # the sync's outcome stands; say the ledger missed it
             log.error("%s: writing the sync log failed: %s", result.audience_name, exc)
 
-    def _sync(self, name: str, scratch: Path, result: AudienceResult) -> None:
+    def _sync(
+        self, name: str, scratch: Path, result: AudienceResult, config: AudienceConfig
+    ) -> None:
         validate_audience_name(name)
-        config = self.options.config.for_audience(name)
+        account = result.ad_account_id
         result.rejected = self._reader.rejects(name)
         directory = self.options.dry_run_dir or scratch
         progress = Progress(f"export {name}", unit="rows") if self.options.progress else None
@@ -234,7 +324,6 @@ class MirrorSync:
             progress=progress,
         )
         result.counts, result.bytes, result.sha256 = export.counts, export.bytes, export.sha256
-        account = self._settings.account_id if self._settings.ad_account_id else None
         last = self._ledger.last_success(account, name) if self._ledger else None
         if self.options.dry_run_dir is not None:
             result.action = DRY_RUN
@@ -296,8 +385,7 @@ class MirrorSync:
         self, name: str, export: ExportResult, config: AudienceConfig, last: SyncRecord | None
     ) -> None:
         """Refuse, before any network call, a file that would damage a live audience."""
-        minimum = self.options.min_identifiers
-        minimum = config.min_identifiers if minimum is None else minimum
+        minimum = config.min_identifiers
         count = export.identifiers
         if count == 0:
             raise RefusedError(
@@ -339,7 +427,7 @@ class MirrorSync:
                 )
 
     def _existing_audience_id(self, account: str, name: str, config: AudienceConfig) -> str | None:
-        configured = self.options.audience_ids.get(name) or config.audience_id
+        configured = config.audience_id
         if configured:
             return configured.strip().lower()
         assert self._client is not None
@@ -358,7 +446,7 @@ class MirrorSync:
     ) -> dict[str, Any]:
         """Create the audience; after an unclear outcome, look before trying again."""
         assert self._client is not None
-        description = self.options.description or config.description
+        description = config.description
         try:
             return self._client.create_audience(
                 account, name=name, upload_id=upload_id, description=description
@@ -420,7 +508,7 @@ def connect(
     Without ``tokens``, access tokens come from the settings' refresh token (our own refresh);
     a procedure inside Snowflake passes a provider backed by Snowflake's OAuth secret instead.
     """
-    settings.validated(require_credentials=tokens is None)
+    settings.validated(require_credentials=tokens is None, require_account=False)
     clock = clock or SystemClock.from_env()
     transport = Transport(
         timeout=timeout, retry=retry, clock=clock, deadline=Deadline(deadline_seconds, clock)

@@ -1,25 +1,74 @@
-"""Reading the built marts through the dbt profile's target."""
+"""Reading the built marts: where they are, and one SQL reader for DuckDB and Snowflake."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from spotify_audiences.errors import ConfigError, WarehouseError
-from spotify_audiences.ledger import DuckDBLedger
+from spotify_audiences.ledger import Ledger, SqlLedger
+
+log = logging.getLogger(__name__)
 
 MART = "spotify_audience_identifiers"
 REJECTS = "spotify_audience_rejects"
 SUMMARY = "spotify_audience_summary"
-PROFILE_NAME = "spotify_audiences"
+BUILD_LOG = "spotify_audience_build_log"
+# The per-audience settings the build writes into the summary mart (from the dbt var).
+SETTINGS_COLUMNS = (
+    "ad_account_id",
+    "audience_id",
+    "description",
+    "min_identifiers",
+    "max_shrink",
+    "max_rejected_share",
+)
 BATCH_ROWS = 50_000
 # DuckDB's memory for a reader it opens itself. Sorting an audience of millions needs more: with
 # this limit DuckDB spills sorted runs to its temp directory, so the sync's memory stays flat
 # (about 300 MB at 10 million members) instead of growing with the audience.
 MEMORY_LIMIT = "128MB"
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """The latest row of ``spotify_audience_build_log``: how the last dbt invocation went."""
+
+    invocation_id: str
+    recorded_at: datetime | None
+    dbt_command: str | None
+    target_name: str | None
+    marts_built: bool
+    tests_run: int
+    tests_failed: int
+    failed_tests: list[dict[str, str]]
+
+    @classmethod
+    def from_row(cls, values: dict[str, Any]) -> BuildRecord:
+        """From a row keyed by column name (any case); ``failed_tests`` is JSON text."""
+        row = {k.lower(): v for k, v in values.items()}
+        failed = row.get("failed_tests") or "[]"
+        try:
+            tests = json.loads(failed) if isinstance(failed, str) else list(failed)
+        except ValueError:
+            tests = [{"name": str(failed), "status": "fail"}]
+        return cls(
+            invocation_id=str(row.get("invocation_id") or ""),
+            recorded_at=row.get("recorded_at"),
+            dbt_command=row.get("dbt_command"),
+            target_name=row.get("target_name"),
+            marts_built=bool(row.get("marts_built")),
+            tests_run=int(row.get("tests_run") or 0),
+            tests_failed=int(row.get("tests_failed") or 0),
+            failed_tests=[t if isinstance(t, dict) else {"name": str(t)} for t in tests],
+        )
 
 
 class MartReader(Protocol):
@@ -41,9 +90,66 @@ class MartReader(Protocol):
         """Non-empty identifier values in the input, and how many of them were rejected."""
         ...
 
+    def audience_settings(self) -> dict[str, dict[str, Any]] | None:
+        """The settings columns of the summary by audience; None if it has none (older build)."""
+        ...
+
+    def latest_build(self) -> BuildRecord | None:
+        """The latest build-log row, or None when there is no build log or no row."""
+        ...
+
+    def ledger(self) -> Ledger:
+        """The sync ledger beside the marts."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table as dbt names it: database (None: the connection's), schema and alias."""
+
+    database: str | None
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
+class MartRelations:
+    """Where the three marts are; the ledger and the build log live with the summary."""
+
+    identifiers: Relation
+    rejects: Relation
+    summary: Relation
+
+    @classmethod
+    def in_schema(cls, schema: str, database: str | None = None) -> MartRelations:
+        """The marts under their own names in one schema."""
+        return cls(
+            identifiers=Relation(database, schema, MART),
+            rejects=Relation(database, schema, REJECTS),
+            summary=Relation(database, schema, SUMMARY),
+        )
+
+    @property
+    def home(self) -> Relation:
+        """The summary's database and schema (``name`` is the summary's)."""
+        return self.summary
+
+
+def duckdb_quote(name: str) -> str:
+    """A DuckDB identifier, always quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+_SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def snowflake_quote(name: str) -> str:
+    """As dbt-snowflake renders by default: unquoted (Snowflake upper-cases it) when it can be."""
+    return name if _SIMPLE.fullmatch(name) else '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -53,46 +159,85 @@ class DbtTarget:
     name: str
     type: str
     credentials: Any
+    profile_name: str = ""
 
 
 def find_profiles_dir(project_dir: Path, profiles_dir: Path | None) -> Path:
-    """Like dbt: an explicit dir, else DBT_PROFILES_DIR, else the project, else ~/.dbt."""
+    """Like dbt: an explicit dir, else DBT_PROFILES_DIR, else the current directory if it has a
+    profiles.yml, else the project's, else ~/.dbt."""
     if profiles_dir is not None:
         return profiles_dir
     if os.environ.get("DBT_PROFILES_DIR"):
         return Path(os.environ["DBT_PROFILES_DIR"])
-    if (project_dir / "profiles.yml").exists():
-        return project_dir
+    for directory in (Path.cwd(), project_dir):
+        if (directory / "profiles.yml").exists():
+            return directory
     return Path.home() / ".dbt"
 
 
-def load_dbt_target(
-    project_dir: Path, profiles_dir: Path | None = None, target: str | None = None
-) -> DbtTarget:
-    """Render the dbt profile (env_var() and all) with dbt's own code and pick the target."""
+def _dbt_context() -> None:
     from argparse import Namespace
 
-    from dbt.config.profile import Profile, read_profile
-    from dbt.config.renderer import ProfileRenderer
-    from dbt.exceptions import DbtProfileError, DbtRuntimeError
     from dbt.flags import set_from_args
     from dbt_common.context import set_invocation_context
 
     set_invocation_context(os.environ)
     set_from_args(Namespace(), None)
+
+
+def read_profile_name(project_dir: Path) -> str:
+    """The ``profile:`` of the project's dbt_project.yml, rendered by dbt (env_var() and all)."""
+    from dbt.config.project import PartialProject
+    from dbt.config.renderer import DbtProjectYamlRenderer
+    from dbt.exceptions import DbtProjectError, DbtRuntimeError
+
+    _dbt_context()
+    if not (project_dir / "dbt_project.yml").exists():
+        raise ConfigError(f"No dbt_project.yml in {project_dir}: pass --project-dir.")
+    try:
+        partial = PartialProject.from_project_root(str(project_dir), verify_version=False)
+        name = partial.render_profile_name(DbtProjectYamlRenderer(None, {}))
+    except (DbtProjectError, DbtRuntimeError) as exc:
+        message = " ".join(str(exc).split())
+        raise ConfigError(f"{project_dir / 'dbt_project.yml'}: {message}") from None
+    if not name:
+        raise ConfigError(f"{project_dir / 'dbt_project.yml'} names no profile (profile: ...).")
+    return str(name)
+
+
+def load_dbt_target(
+    project_dir: Path,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    *,
+    profile_name: str | None = None,
+) -> DbtTarget:
+    """Render the dbt profile (env_var() and all) with dbt's own code and pick the target.
+
+    The profile is the project's ``profile:`` unless ``profile_name`` says otherwise.
+    """
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.exceptions import DbtProfileError, DbtRuntimeError
+
+    name = profile_name or read_profile_name(project_dir)
+    _dbt_context()
     directory = find_profiles_dir(project_dir, profiles_dir)
     raw = read_profile(str(directory))
     if not raw:
         raise ConfigError(f"No profiles.yml in {directory}: pass --profiles-dir.")
     try:
         profile = Profile.from_raw_profiles(
-            raw, PROFILE_NAME, renderer=ProfileRenderer({}), target_override=target
+            raw, name, renderer=ProfileRenderer({}), target_override=target
         )
     except (DbtProfileError, DbtRuntimeError) as exc:
         message = " ".join(str(exc).split())
-        raise ConfigError(f"dbt profile {PROFILE_NAME!r}: {message}") from None
+        raise ConfigError(f"dbt profile {name!r}: {message}") from None
     return DbtTarget(
-        name=profile.target_name, type=profile.credentials.type, credentials=profile.credentials
+        name=profile.target_name,
+        type=profile.credentials.type,
+        credentials=profile.credentials,
+        profile_name=name,
     )
 
 
@@ -102,123 +247,217 @@ def open_mart_reader(
     target: str | None = None,
     *,
     read_only: bool = True,
-) -> DuckDBMartReader:
-    """A reader for the marts that ``dbt build`` wrote on ``target``."""
-    found = load_dbt_target(project_dir, profiles_dir, target)
+) -> MartReader:
+    """A reader for the marts that ``dbt build`` wrote on ``target`` (DuckDB or Snowflake)."""
+    from spotify_audiences.project import resolve_project
+
+    project = resolve_project(project_dir, profiles_dir, target)
+    found = project.target
     if found.type == "duckdb":
         path = found.credentials.path
         if not path or path == ":memory:":
             raise ConfigError(f"Target {found.name!r} keeps DuckDB in memory; give it a file path.")
-        return DuckDBMartReader(
-            Path(path), schema=found.credentials.schema or "main", read_only=read_only
-        )
+        return DuckDBMartReader(Path(path), relations=project.marts, read_only=read_only)
+    if found.type == "snowflake":
+        from spotify_audiences.snowflake.connector import SnowflakeMartReader
+
+        return SnowflakeMartReader.from_target(found, project.marts)
     raise ConfigError(
-        f"Target {found.name!r} is a {found.type!r} target; the CLI sync reads duckdb targets "
-        "(on Snowflake, call the sync procedure)."
+        f"Target {found.name!r} is a {found.type!r} target; the sync reads duckdb and "
+        "snowflake targets."
     )
 
 
-class DuckDBMartReader:
-    """Reads the marts from the DuckDB file of the local target."""
+class SqlMartReader:
+    """Reads the marts through a DB-API connection with ``?`` parameters (DuckDB, Snowflake).
+
+    Identifiers are streamed with ``fetchmany`` ordered by type, then hash, so the same set
+    always gives the same file and memory stays flat in the audience size.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        connection: Any,
+        relations: MartRelations,
+        *,
+        quote: Callable[[str], str],
+        errors: tuple[type[BaseException], ...],
+        where: str,
+        batch_rows: int = BATCH_ROWS,
+        owned: bool = False,
+        relation_names: dict[str, str] | None = None,
+    ) -> None:
+        self._con = connection
+        self._relations = relations
+        self._quote = quote
+        self._errors = errors
+        self._batch_rows = batch_rows
+        self._owned = owned
+        names = relation_names or {}
+        self._mart = names.get(MART) or self._render(relations.identifiers)
+        self._rejects = names.get(REJECTS) or self._render(relations.rejects)
+        self._summary = names.get(SUMMARY) or self._render(relations.summary)
+        self._columns: dict[str, list[str]] = {}
+        for model, rendered in (
+            (MART, self._mart),
+            (REJECTS, self._rejects),
+            (SUMMARY, self._summary),
+        ):
+            try:
+                self._columns[model] = self._column_names(rendered)
+            except errors:
+                raise WarehouseError(
+                    f"The model {model} is not in {where} ({rendered}): run `dbt build` first."
+                ) from None
+
+    def _render(self, relation: Relation) -> str:
+        parts = [relation.database, relation.schema, relation.name]
+        return ".".join(self._quote(p) for p in parts if p)
+
+    @property
+    def home(self) -> str:
+        """The rendered database and schema of the summary, where the ledger lives."""
+        home = self._relations.home
+        return ".".join(self._quote(p) for p in (home.database, home.schema) if p)
+
+    def _cursor(self) -> Any:
+        return self._con.cursor()
+
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        cursor = self._cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, list(params))
+        return cursor
+
+    def _column_names(self, rendered: str) -> list[str]:
+        cursor = self._query(f"select * from {rendered} limit 0")  # noqa: S608 - fixed names
+        return [d[0].lower() for d in cursor.description]
+
+    def audience_names(self) -> list[str]:
+        """Every audience that has identifiers or rejects."""
+        rows = self._query(
+            f"select audience_name from {self._mart} "  # noqa: S608 - fixed identifiers
+            f"union select audience_name from {self._rejects}"
+        ).fetchall()
+        return sorted({r[0] for r in rows})
+
+    def identifier_batches(self, audience_name: str) -> Iterator[Sequence[tuple[str, str]]]:
+        """Rows ordered by type and hash, so that the same set always gives the same file."""
+        cursor = self._query(
+            f"select identifier_type, identifier_sha256 from {self._mart} "  # noqa: S608
+            "where audience_name = ? order by identifier_type, identifier_sha256",
+            [audience_name],
+        )
+        try:
+            while batch := cursor.fetchmany(self._batch_rows):
+                yield [tuple(row) for row in batch]
+        finally:
+            cursor.close()
+
+    def rejects(self, audience_name: str) -> dict[str, int]:
+        """Counts of rejected values by type and reason."""
+        rows = self._query(
+            f"select identifier_type, reason, sum(rejected_count) from {self._rejects} "  # noqa: S608
+            "where audience_name = ? group by identifier_type, reason",
+            [audience_name],
+        ).fetchall()
+        return {f"{t}/{r}": int(n) for t, r, n in sorted(rows)}
+
+    def submitted_and_rejected(self, audience_name: str) -> tuple[int, int]:
+        """From the summary mart."""
+        row = self._query(
+            f"select identifiers_submitted, identifiers_rejected from {self._summary} "  # noqa: S608
+            "where audience_name = ?",
+            [audience_name],
+        ).fetchone()
+        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
+    def audience_settings(self) -> dict[str, dict[str, Any]] | None:
+        """The settings columns the build resolved from the var; None for an older summary."""
+        present = [c for c in SETTINGS_COLUMNS if c in self._columns[SUMMARY]]
+        if not present:
+            return None
+        cursor = self._query(
+            f"select audience_name, {', '.join(present)} from {self._summary}"  # noqa: S608
+        )
+        return {row[0]: dict(zip(present, row[1:], strict=True)) for row in cursor.fetchall()}
+
+    def latest_build(self) -> BuildRecord | None:
+        """The latest row of the build log in the summary's schema, if there is one."""
+        try:
+            cursor = self._query(
+                f"select * from {self.home}.{self._quote(BUILD_LOG)} "  # noqa: S608
+                "order by recorded_at desc limit 1"
+            )
+        except self._errors:
+            return None
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return BuildRecord.from_row(dict(zip([d[0] for d in cursor.description], row, strict=True)))
+
+    def ledger(self) -> SqlLedger:
+        """The sync ledger in the summary's schema."""
+        return SqlLedger(
+            self._con, schema=self.home, mart=self._mart, dialect=self.dialect, quote=self._quote
+        )
+
+    def close(self) -> None:
+        """Close the connection if this reader opened it."""
+        if self._owned:
+            self._con.close()
+
+
+class DuckDBMartReader(SqlMartReader):
+    """Reads the marts from the DuckDB file of the local target (or an open connection)."""
+
+    dialect = "duckdb"
 
     def __init__(
         self,
         path: Path | None = None,
         *,
         schema: str = "main",
+        relations: MartRelations | None = None,
         batch_rows: int = BATCH_ROWS,
         connection: Any = None,
         read_only: bool = True,
         memory_limit: str | None = MEMORY_LIMIT,
     ) -> None:
-        """Open ``path`` read-only, or use an open DuckDB ``connection`` (not closed by us).
+        """Open ``path``, or use an open DuckDB ``connection`` (not closed by us).
 
         ``memory_limit`` applies to a connection this reader opens (``None``: DuckDB's default,
         most of the RAM); an open ``connection`` keeps its own settings.
         """
         import duckdb
 
-        self._schema = schema
-        self._batch_rows = batch_rows
-        self._owned = connection is None
         where = str(path) if path is not None else "the DuckDB connection"
-        if connection is not None:
-            self._con = connection
-        else:
+        if connection is None:
             if path is None or not path.exists():
                 raise WarehouseError(
                     f"No DuckDB database at {path}: run `dbt build` first to build the audiences."
                 )
             try:
                 config = {"memory_limit": memory_limit} if memory_limit else {}
-                self._con = duckdb.connect(str(path), read_only=read_only, config=config)
+                connection = duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.Error as exc:
                 raise WarehouseError(f"Cannot open the DuckDB database {path}: {exc}") from None
             # DuckDB draws a progress bar on stdout for queries over two seconds (sorting a
             # large audience); it would corrupt `sync --json`.
-            self._con.execute("set enable_progress_bar = false")
-        for table in (MART, REJECTS, SUMMARY):
-            if not self._table_exists(table):
-                raise WarehouseError(
-                    f"The model {table} is not in {where} (schema {schema}): run `dbt build` first."
-                )
-
-    def _table_exists(self, table: str) -> bool:
-        row = self._con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [self._schema, table],
-        ).fetchone()
-        return bool(row and row[0])
-
-    def _rel(self, table: str) -> str:
-        return f'"{self._schema}"."{table}"'
-
-    def audience_names(self) -> list[str]:
-        """Every audience that has identifiers or rejects."""
-        rows = self._con.execute(
-            f"select audience_name from {self._rel(MART)} "  # noqa: S608 - fixed identifiers
-            f"union select audience_name from {self._rel(REJECTS)} order by 1"
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def identifier_batches(self, audience_name: str) -> Iterator[Sequence[tuple[str, str]]]:
-        """Rows ordered by type and hash, so that the same set always gives the same file."""
-        cursor = self._con.cursor()
-        cursor.execute(
-            f"select identifier_type, identifier_sha256 from {self._rel(MART)} "  # noqa: S608
-            "where audience_name = ? order by identifier_type, identifier_sha256",
-            [audience_name],
+            connection.execute("set enable_progress_bar = false")
+            owned = True
+        else:
+            owned = False
+        super().__init__(
+            connection,
+            relations or MartRelations.in_schema(schema),
+            quote=duckdb_quote,
+            errors=(duckdb.Error,),
+            where=where,
+            batch_rows=batch_rows,
+            owned=owned,
         )
-        try:
-            while batch := cursor.fetchmany(self._batch_rows):
-                yield batch
-        finally:
-            cursor.close()
-
-    def rejects(self, audience_name: str) -> dict[str, int]:
-        """Counts of rejected values by type and reason."""
-        rows = self._con.execute(
-            f"select identifier_type, reason, sum(rejected_count) from {self._rel(REJECTS)} "  # noqa: S608
-            "where audience_name = ? group by 1, 2 order by 1, 2",
-            [audience_name],
-        ).fetchall()
-        return {f"{t}/{r}": int(n) for t, r, n in rows}
-
-    def submitted_and_rejected(self, audience_name: str) -> tuple[int, int]:
-        """From the summary mart."""
-        row = self._con.execute(
-            f"select identifiers_submitted, identifiers_rejected from {self._rel(SUMMARY)} "  # noqa: S608
-            "where audience_name = ?",
-            [audience_name],
-        ).fetchone()
-        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
-
-    def ledger(self) -> DuckDBLedger:
-        """The sync ledger in the same database (needs a writable connection)."""
-        return DuckDBLedger(self._con, schema=self._schema, mart=MART)
-
-    def close(self) -> None:
-        """Close the connection if this reader opened it."""
-        if self._owned:
-            self._con.close()

@@ -1,46 +1,54 @@
 """The sync ledger in Snowflake, beside the marts, written through the procedure's session.
 
-The same three tables, with the same columns, as :class:`~spotify_audiences.ledger.DuckDBLedger`;
-everything goes through the DataFrame API, which Snowflake and Snowpark local testing share.
+The same three tables, with the same columns (:data:`~spotify_audiences.ledger.LEDGER_TABLES`),
+as :class:`~spotify_audiences.ledger.SqlLedger`; everything goes through the DataFrame API,
+which Snowflake and Snowpark local testing share.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from spotify_audiences.ledger import (
-    _LOG_COLUMNS,
-    _STATUS_COLUMNS,
-    _UPLOADED_COLUMNS,
+    LEDGER_TABLES,
     STATUS,
     SUCCESS_ACTIONS,
     SYNC_LOG,
     UPLOADED,
+    Column,
     StatusRecord,
     SyncRecord,
+    status_row,
+    sync_record,
 )
 from spotify_audiences.warehouse import MART
 
 
-def _schema(columns: str) -> Any:
-    """A Snowpark StructType from the DuckDB ledger's column list (one definition for both)."""
+def _type(column: Column) -> Any:
     from snowflake.snowpark.types import (
+        BooleanType,
         LongType,
         StringType,
-        StructField,
-        StructType,
         TimestampType,
     )
 
-    types = {"varchar": StringType(), "timestamp": TimestampType(), "bigint": LongType()}
-    fields = []
-    for column in columns.split(","):
-        name, kind = column.split()
-        fields.append(StructField(name.upper(), types[kind], nullable=True))
-    return StructType(fields)
+    return {
+        "varchar": StringType(),
+        "timestamp": TimestampType(),
+        "bigint": LongType(),
+        "boolean": BooleanType(),
+    }[column.type]
+
+
+def _schema(table: str) -> Any:
+    """A Snowpark StructType of a ledger table, from the one definition of its columns."""
+    from snowflake.snowpark.types import StructField, StructType
+
+    return StructType(
+        [StructField(c.name.upper(), _type(c), nullable=True) for c in LEDGER_TABLES[table]]
+    )
 
 
 class SnowparkLedger:
@@ -49,13 +57,29 @@ class SnowparkLedger:
     def __init__(self, session: Any, schema: str) -> None:
         self._session = session
         self._schema = schema
-        for table, columns in (
-            (SYNC_LOG, _LOG_COLUMNS),
-            (UPLOADED, _UPLOADED_COLUMNS),
-            (STATUS, _STATUS_COLUMNS),
-        ):
-            empty = session.create_dataframe([], schema=_schema(columns))
+        for table in LEDGER_TABLES:
+            empty = session.create_dataframe([], schema=_schema(table))
             empty.write.save_as_table(self._name(table), mode="ignore")
+            self._add_missing_columns(table)
+
+    def _add_missing_columns(self, table: str) -> None:
+        """Bring a table written by an older version up to the current columns."""
+        from snowflake.snowpark.functions import lit
+
+        present = {name.upper() for name in self._table(table).columns}
+        missing = [c for c in LEDGER_TABLES[table] if c.name.upper() not in present]
+        if not missing:
+            return
+        try:
+            for column in missing:
+                self._session.sql(
+                    f"alter table {self._name(table)} add column {column.name} {column.type}"
+                ).collect()
+        except Exception:  # Snowpark local testing runs no SQL: rewrite the table instead
+            frame = self._table(table)
+            for column in missing:
+                frame = frame.with_column(column.name.upper(), lit(None).cast(_type(column)))
+            frame.cache_result().write.save_as_table(self._name(table), mode="overwrite")
 
     def _name(self, table: str) -> str:
         return f"{self._schema}.{table}"
@@ -63,8 +87,8 @@ class SnowparkLedger:
     def _table(self, table: str) -> Any:
         return self._session.table(self._name(table))
 
-    def _append(self, table: str, columns: str, rows: list[list[Any]]) -> None:
-        frame = self._session.create_dataframe(rows, schema=_schema(columns))
+    def _append(self, table: str, rows: list[list[Any]]) -> None:
+        frame = self._session.create_dataframe(rows, schema=_schema(table))
         frame.write.save_as_table(self._name(table), mode="append", column_order="name")
 
     def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
@@ -84,16 +108,11 @@ class SnowparkLedger:
         )
         if not rows:
             return None
-        values = {k.lower(): v for k, v in rows[0].as_dict().items()}
-        values["counts"] = json.loads(values["counts"] or "{}")
-        values["rejected"] = json.loads(values["rejected"] or "{}")
-        values["identifiers"] = int(values["identifiers"] or 0)
-        values["bytes"] = int(values["bytes"] or 0)
-        return SyncRecord(**values)
+        return sync_record(rows[0].as_dict())
 
     def record(self, row: SyncRecord) -> None:
         """Append one row."""
-        self._append(SYNC_LOG, _LOG_COLUMNS, [row.as_row()])
+        self._append(SYNC_LOG, [row.as_row()])
 
     def store_uploaded(self, ad_account_id: str, audience_name: str, csv_path: Path) -> None:
         """Keep the uploaded set: the mart's rows of the audience, copied inside Snowflake.
@@ -139,23 +158,7 @@ class SnowparkLedger:
     def append_status(self, rows: Sequence[StatusRecord]) -> None:
         """Append status rows."""
         if rows:
-            self._append(
-                STATUS,
-                _STATUS_COLUMNS,
-                [
-                    [
-                        r.checked_at,
-                        r.audience_name,
-                        r.audience_id,
-                        r.ad_account_id,
-                        r.status,
-                        r.size_min,
-                        r.size_max,
-                        r.identifiers_uploaded,
-                    ]
-                    for r in rows
-                ],
-            )
+            self._append(STATUS, [status_row(r) for r in rows])
 
     def synced_audiences(self, ad_account_id: str) -> list[SyncRecord]:
         """The latest successful row of every audience synced to this ad account."""
@@ -170,6 +173,19 @@ class SnowparkLedger:
         )
         found = [self.last_success(ad_account_id, row[0]) for row in sorted(names)]
         return [r for r in found if r is not None]
+
+    def accounts(self) -> list[str]:
+        """Every ad account that an audience was synced to, sorted."""
+        from snowflake.snowpark.functions import col
+
+        rows = (
+            self._table(SYNC_LOG)
+            .filter(col("ad_account_id").is_not_null() & col("action").isin(list(SUCCESS_ACTIONS)))
+            .select("ad_account_id")
+            .distinct()
+            .collect()
+        )
+        return sorted(row[0] for row in rows)
 
 
 def _same_account(ad_account_id: str | None) -> Any:

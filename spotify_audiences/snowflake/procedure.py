@@ -11,7 +11,11 @@ under the aliases of :mod:`~spotify_audiences.snowflake.credentials`::
 
 It answers an ARRAY with one ``sync --json`` object per audience, and fails the call
 when an audience did not sync (unless ``options => {'raise_on_failure': false}``). Each
-attempt is recorded in the sync ledger beside the marts, as the CLI records it on DuckDB.
+attempt is recorded in the sync ledger beside the marts, as the CLI records it. Each audience
+goes to the ad account its row of the summary mart names, else to ``ad_account_id``. As the
+CLI, it refuses to sync when the last dbt build's tests failed (``spotify_audience_build_log``)
+unless ``options => {'ignore_test_failures': true}``; the dbt post-hook passes
+``{'test_gate': false}``, since dbt runs it only after every test upstream has passed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from spotify_audiences.auth import LogRotationSink
 from spotify_audiences.config import SpotifySettings
 from spotify_audiences.in_warehouse import Credentials, SyncRequest, run_sync
 from spotify_audiences.snowflake.credentials import generic_secrets, oauth_secret
-from spotify_audiences.snowflake.ledger import SnowparkLedger
 from spotify_audiences.snowflake.reader import SnowparkMartReader
 
 # The SQL arguments may be NULL. Snowpark reads these hints when the handler is registered
@@ -67,8 +70,11 @@ def run(
     """Read the marts with the procedure's session and sync them; see the module docstring."""
     request = SyncRequest.parse(audiences, options)
     schema = mart_schema or f"{session.get_current_database()}.{session.get_current_schema()}"
-    reader = SnowparkMartReader(session, schema)
-    ledger = SnowparkLedger(session, schema)
-    settings = SpotifySettings(ad_account_id=ad_account_id)
     sink = LogRotationSink("the secret bound as spotify_refresh_token (ALTER SECRET)")
-    return run_sync(reader, settings, request, credentials=credentials, sink=sink, ledger=ledger)
+    return run_sync(
+        lambda: SnowparkMartReader(session, schema),
+        SpotifySettings(ad_account_id=ad_account_id),
+        request,
+        credentials=credentials,
+        sink=sink,
+    )

@@ -6,7 +6,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from spotify_audiences.errors import WarehouseError
-from spotify_audiences.warehouse import BATCH_ROWS, MART, REJECTS, SUMMARY
+from spotify_audiences.snowflake.ledger import SnowparkLedger
+from spotify_audiences.warehouse import (
+    BATCH_ROWS,
+    BUILD_LOG,
+    MART,
+    REJECTS,
+    SETTINGS_COLUMNS,
+    SUMMARY,
+    BuildRecord,
+)
 
 
 class SnowparkMartReader:
@@ -89,6 +98,29 @@ class SnowparkMartReader:
             .collect()
         )
         return (int(rows[0][0] or 0), int(rows[0][1] or 0)) if rows else (0, 0)
+
+    def audience_settings(self) -> dict[str, dict[str, Any]] | None:
+        """The settings columns of the summary by audience; None for an older summary."""
+        table = self._table(SUMMARY)
+        present = [c for c in SETTINGS_COLUMNS if c.upper() in {n.upper() for n in table.columns}]
+        if not present:
+            return None
+        rows = table.select("audience_name", *present).collect()
+        return {row[0]: dict(zip(present, tuple(row)[1:], strict=True)) for row in rows}
+
+    def latest_build(self) -> BuildRecord | None:
+        """The latest row of the build log beside the marts, if there is one."""
+        from snowflake.snowpark.functions import col
+
+        try:
+            rows = self._table(BUILD_LOG).sort(col("recorded_at").desc()).limit(1).collect()
+        except Exception:  # no build log: Snowpark raises one exception class per backend
+            return None
+        return BuildRecord.from_row(rows[0].as_dict()) if rows else None
+
+    def ledger(self) -> SnowparkLedger:
+        """The sync ledger beside the marts."""
+        return SnowparkLedger(self._session, self._schema)
 
     def close(self) -> None:
         """Nothing to release: the session belongs to the procedure."""
