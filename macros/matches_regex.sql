@@ -6,11 +6,15 @@
     {{ return(adapter.dispatch('matches_regex', 'spotify_audiences')(expr, pattern)) }}
 {% endmacro %}
 
+{% macro default__matches_regex(expr, pattern) -%}
+    {{ spotify_audiences.spotify_audiences_unsupported_adapter('matches_regex') }}
+{%- endmacro %}
+
 {#
     Snowflake: regexp_like anchors the pattern at both ends, and single-quoted literals treat
     backslash as an escape, so backslashes and quotes are escaped.
 #}
-{% macro default__matches_regex(expr, pattern) -%}
+{% macro snowflake__matches_regex(expr, pattern) -%}
     regexp_like({{ expr }}, '{{ pattern | replace("\\", "\\\\") | replace("'", "\\'") }}')
 {%- endmacro %}
 

@@ -28,8 +28,12 @@
     {{ return(adapter.dispatch('strip_non_digits', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
-{# Snowflake: regexp_replace replaces every match. #}
 {% macro default__strip_non_digits(expr) -%}
+    {{ spotify_audiences.spotify_audiences_unsupported_adapter('strip_non_digits') }}
+{%- endmacro %}
+
+{# Snowflake: regexp_replace replaces every match. #}
+{% macro snowflake__strip_non_digits(expr) -%}
     regexp_replace({{ expr }}, '[^0-9]', '')
 {%- endmacro %}
 

@@ -2,8 +2,12 @@
     {{ return(adapter.dispatch('sha256_hex', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
-{# Snowflake: sha2(x, 256) returns 64 lower-case hex characters of the UTF-8 bytes. #}
 {% macro default__sha256_hex(expr) -%}
+    {{ spotify_audiences.spotify_audiences_unsupported_adapter('sha256_hex') }}
+{%- endmacro %}
+
+{# Snowflake: sha2(x, 256) returns 64 lower-case hex characters of the UTF-8 bytes. #}
+{% macro snowflake__sha256_hex(expr) -%}
     sha2({{ expr }}, 256)
 {%- endmacro %}
 

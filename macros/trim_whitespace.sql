@@ -2,12 +2,16 @@
     {{ return(adapter.dispatch('trim_whitespace', 'spotify_audiences')(expr)) }}
 {% endmacro %}
 
+{% macro default__trim_whitespace(expr) -%}
+    {{ spotify_audiences.spotify_audiences_unsupported_adapter('trim_whitespace') }}
+{%- endmacro %}
+
 {#
     DuckDB and Snowflake both take trim(x, characters); bare trim() strips only spaces. The
     cast is a no-op on both, but the local Snowflake emulator keeps the characters argument
     only when the operand is already cast to varchar.
 #}
-{% macro default__trim_whitespace(expr) -%}
+{% macro snowflake__trim_whitespace(expr) -%}
     trim(cast({{ expr }} as {{ dbt.type_string() }}), {{ spotify_audiences.whitespace_characters() }})
 {%- endmacro %}
 
@@ -22,6 +26,6 @@
             ascii({{ value }}) between 33 and 126
             and ascii(substr({{ value }}, -1)) between 33 and 126
             then {{ value }}
-        else {{ default__trim_whitespace(expr) }}
+        else {{ spotify_audiences.snowflake__trim_whitespace(expr) }}
     end
 {%- endmacro %}

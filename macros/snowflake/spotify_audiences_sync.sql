@@ -1,47 +1,52 @@
 {#
-    The post-hook that mirrors the audiences to Spotify once the marts are built:
+    The post-hook that mirrors the audiences to Spotify. The package puts it on its terminal
+    model spotify_audience_sync, which reads the three marts:
 
         models:
           spotify_audiences:
-            marts:
-              spotify_audience_summary:
+            sync:
+              spotify_audience_sync:
                 +post-hook: "{{ spotify_audiences.spotify_audiences_sync() }}"
 
-    It does nothing unless the var spotify_audiences_sync is true, so a plain build never
-    uploads. On Snowflake it calls the sync procedure, which reads the marts and reaches Spotify
-    from inside Snowflake; on DuckDB it runs the same sync in the dbt process. The marts are
-    ref()'d here, which makes the hooked model wait for all three (and, in dbt build, for their
-    tests); for the same reason it cannot hook spotify_audience_identifiers, which the summary
-    is built from.
+    dbt runs that model only after every mart is built and, in `dbt build`, after every test
+    on the marts and upstream of them has passed; a failing test skips it, and the hook with
+    it. The hook does nothing unless the var spotify_audiences_sync is true, so a plain build
+    never uploads. On Snowflake it calls the sync procedure, which reads the marts and reaches
+    Spotify from inside Snowflake; on DuckDB the plugin runs the same sync in the dbt process.
+    Either way the sync reads the marts where this build wrote them (the schema of
+    spotify_audience_summary, custom schemas included) and each audience's settings from the
+    summary's columns.
 #}
 {% macro spotify_audiences_sync(audiences=none, options=none) %}
-    {%- set mart_names = [
-        'spotify_audience_identifiers', 'spotify_audience_rejects', 'spotify_audience_summary'
-    ] -%}
-    {%- if model.name == 'spotify_audience_identifiers' -%}
-        {{ exceptions.raise_compiler_error(
-            "spotify_audiences.spotify_audiences_sync() runs after every mart is built: put it on "
-            ~ "spotify_audience_summary or on a model of your own, not on " ~ model.name ~ "."
-        ) }}
-    {%- endif -%}
-    {%- set marts = [] -%}
-    {%- for mart_name in mart_names if mart_name != model.name -%}
-        {%- do marts.append(ref(mart_name)) -%}
-    {%- endfor -%}
     {%- if execute and var('spotify_audiences_sync', false) -%}
-        {%- set call_options = options or {} -%}
-        {%- if var('spotify_audiences_config', none) and 'config' not in call_options -%}
-            {%- set call_options = dict(call_options, config=var('spotify_audiences_config')) -%}
-        {%- endif -%}
-        {{ return(adapter.dispatch('spotify_audiences_sync_sql', 'spotify_audiences')(marts[0], audiences, call_options)) }}
+        {%- set summary = spotify_audiences.spotify_audiences_mart_relation('spotify_audience_summary') -%}
+        {{ return(adapter.dispatch('spotify_audiences_sync_sql', 'spotify_audiences')(
+            summary, audiences, options or {}
+        )) }}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
 
-{% macro default__spotify_audiences_sync_sql(mart, audiences, options) %}
+{#
+    The relation a model of this package is built as, from the graph (its database and schema
+    are resolved at parse time, generate_schema_name and custom schemas included).
+#}
+{% macro spotify_audiences_mart_relation(model_name) %}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.package_name == 'spotify_audiences'
+            and node.name == model_name -%}
+            {{ return(api.Relation.create(
+                database=node.database, schema=node.schema, identifier=node.alias
+            )) }}
+        {%- endif -%}
+    {%- endfor -%}
     {{ exceptions.raise_compiler_error(
-        "spotify_audiences.spotify_audiences_sync() supports the duckdb and snowflake adapters, not " ~ adapter.type()
+        "spotify-audiences: the model " ~ model_name ~ " is not in this project's graph; is it disabled?"
     ) }}
+{% endmacro %}
+
+{% macro default__spotify_audiences_sync_sql(mart, audiences, options) %}
+    {{ spotify_audiences.spotify_audiences_unsupported_adapter('spotify_audiences.spotify_audiences_sync()') }}
 {% endmacro %}
 
 {# Snowflake: the procedure reads the marts where this build wrote them. #}
@@ -54,11 +59,12 @@
 {% endmacro %}
 
 {#
-    DuckDB: the plugin's function reads the marts on a cursor of its own, which sees committed
-    data only, so the model's transaction is committed first; dbt opens a new one for the hook.
+    DuckDB: the plugin's function spotify_audiences_sync(request) reads the marts on a cursor of
+    its own, which sees committed data only, so the model's transaction is committed first; dbt
+    opens a new one for the hook.
 #}
 {% macro duckdb__spotify_audiences_sync_sql(mart, audiences, options) %}
     {%- do adapter.commit() -%}
     {%- set request = {'audiences': audiences, 'schema': mart.schema, 'options': options} -%}
-    {{ return("select spotify_audiences.spotify_audiences_sync('" ~ (request | tojson | replace("'", "''")) ~ "') as sync_summary") }}
+    {{ return("select spotify_audiences_sync('" ~ (request | tojson | replace("'", "''")) ~ "') as sync_summary") }}
 {% endmacro %}

@@ -12,7 +12,7 @@ final as (
         audience_name,
         identifier_type,
         reject_reason as reason,
-        count(*) as rejected_count
+        cast(count(*) as bigint) as rejected_count
 
     from identifiers
     where not is_valid

@@ -1,3 +1,5 @@
+{%- set settings = spotify_audiences.spotify_audiences_settings() -%}
+
 with
 
 members as (
@@ -18,11 +20,18 @@ audience_identifiers as (
 
 ),
 
+-- per-audience settings of the var spotify_audiences_config, resolved at build time
+configured_settings as (
+
+    {{ spotify_audiences.spotify_audiences_settings_select(settings) }}
+
+),
+
 member_counts as (
 
     select
         audience_name,
-        count(*) as member_rows
+        cast(count(*) as bigint) as member_rows
 
     from members
     group by 1
@@ -33,9 +42,9 @@ identifier_counts as (
 
     select
         audience_name,
-        count(*) as identifiers_submitted,
-        count(case when not is_valid then 1 end) as identifiers_rejected,
-        count(case when is_valid then 1 end) as identifiers_hashed
+        cast(count(*) as bigint) as identifiers_submitted,
+        cast(count(case when not is_valid then 1 end) as bigint) as identifiers_rejected,
+        cast(count(case when is_valid then 1 end) as bigint) as identifiers_hashed
 
     from identifiers
     group by 1
@@ -46,7 +55,7 @@ distinct_hash_counts as (
 
     select
         audience_name,
-        count(*) as distinct_hashes
+        cast(count(*) as bigint) as distinct_hashes
 
     from audience_identifiers
     group by 1
@@ -61,13 +70,37 @@ final as (
         coalesce(identifier_counts.identifiers_submitted, 0) as identifiers_submitted,
         coalesce(identifier_counts.identifiers_rejected, 0) as identifiers_rejected,
         coalesce(identifier_counts.identifiers_hashed, 0) as identifiers_hashed,
-        coalesce(distinct_hash_counts.distinct_hashes, 0) as distinct_hashes
+        coalesce(distinct_hash_counts.distinct_hashes, 0) as distinct_hashes,
+        -- audiences the var does not name take its defaults
+        cast(coalesce(
+            configured_settings.ad_account_id,
+            {{ spotify_audiences.spotify_audiences_text_literal(settings.defaults.ad_account_id) }}
+        ) as varchar) as ad_account_id,
+        cast(configured_settings.audience_id as varchar) as audience_id,
+        cast(coalesce(
+            configured_settings.description,
+            {{ spotify_audiences.spotify_audiences_text_literal(settings.defaults.description) }}
+        ) as varchar) as description,
+        cast(coalesce(
+            configured_settings.min_identifiers,
+            {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.min_identifiers) }}
+        ) as integer) as min_identifiers,
+        cast(coalesce(
+            configured_settings.max_shrink,
+            {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.max_shrink) }}
+        ) as double) as max_shrink,
+        cast(coalesce(
+            configured_settings.max_rejected_share,
+            {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.max_rejected_share) }}
+        ) as double) as max_rejected_share
 
     from member_counts
     left join identifier_counts
         on member_counts.audience_name = identifier_counts.audience_name
     left join distinct_hash_counts
         on member_counts.audience_name = distinct_hash_counts.audience_name
+    left join configured_settings
+        on member_counts.audience_name = configured_settings.audience_name
 
 )
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    {{ audience_members_source() }}
+    {{ spotify_audiences.audience_members_source() }}
 
 ),
 
@@ -23,7 +23,7 @@ renamed as (
         ) as member_row_id,
 
         ----------  audience
-        nullif({{ trim_whitespace('audience_name') }}, '') as audience_name,
+        nullif({{ spotify_audiences.trim_whitespace('audience_name') }}, '') as audience_name,
 
         ----------  identifiers, exactly as exported
         email,
