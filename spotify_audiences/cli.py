@@ -19,13 +19,14 @@ from spotify_audiences.config import (
     SpotifySettings,
     check_endpoint,
 )
-from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
-from spotify_audiences.login import (
-    DEFAULT_PORT,
+from spotify_audiences.credentials import (
     ENV_TOKEN_FILE,
     TokenStore,
     settings_with_stored_token,
+    warn_refresh_token_age,
 )
+from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
+from spotify_audiences.login import DEFAULT_PORT
 from spotify_audiences.sync import AudienceResult, MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import open_mart_reader
 
@@ -166,6 +167,7 @@ def sync(
         connection = None
         if dry_run_dir is None:
             settings, sink = settings_with_stored_token(settings, TokenStore(token_file))
+            warn_refresh_token_age(sink)
             settings.validated(require_credentials=True)
             connection = connect(
                 settings,
@@ -343,6 +345,7 @@ def status(
         settings, sink = settings_with_stored_token(
             SpotifySettings.from_env(), TokenStore(token_file)
         )
+        warn_refresh_token_age(sink)
         settings.validated(require_credentials=True)
         connection = connect(settings, sink=sink)
         reader = open_mart_reader(project_dir, profiles_dir, target, read_only=False)
