@@ -196,9 +196,11 @@ requests never match). For each request, the first pending rule that matches dec
 rule fires and ``times`` drops by one (the rule goes at 0; ``"times": null`` fires until
 cleared). Kinds and parameters:
 
-- ``status`` (``status`` 400-599, optional ``message``, ``retry_after``): answer without
-  processing, with the Spotify error body (``X-RateLimit-*`` included) under ``/ads/v3``, a GCS
-  XML error under ``/gcs/``, an RFC 6749 body on the Accounts paths.
+- ``status`` (``status`` 400-599, optional ``message``, ``retry_after``, ``headers``): answer
+  without processing, with the Spotify error body (``X-RateLimit-*`` included) under
+  ``/ads/v3``, a GCS XML error under ``/gcs/``, an RFC 6749 body on the Accounts paths.
+  ``headers`` (an object of names to one-line values) replaces same-named headers of that
+  answer, e.g. ``{"X-RateLimit-Reset": "600"}`` on a 503.
 - ``rate_limit`` (``retry_after``, default 1): 429 with ``Retry-After``, ``X-RateLimit-Reset``
   equal to it and ``X-RateLimit-Remaining: 0``, without processing.
 - ``unauthorized``: 401 and every access token issued so far becomes invalid.
@@ -210,6 +212,14 @@ cleared). Kinds and parameters:
   the connection (a shorter body is handled fully, then the connection is reset).
 - ``session_gone`` (session requests only): the session is deleted as the request arrives, so
   this request and every later one on it answer 404.
+- ``no_progress`` (session PUTs only): the body is read and thrown away, and the answer is 308
+  with the ``Range`` the session held before (none while it holds nothing), as a storage host
+  that keeps accepting chunks without persisting them would answer.
+- ``redirect`` (``location``, a URL; ``status`` 301, 302, 303, 307 or 308, default 307):
+  answer that redirect without processing the request.
+- ``raw`` (``body``, a string; ``status`` 200-599, default 200; ``content_type``, default
+  ``text/html; charset=utf-8``): answer exactly that without processing, e.g. an HTML error
+  page from a proxy, or ``[]`` where a JSON object is expected.
 
 The sandbox never sleeps except for ``delay``.
 

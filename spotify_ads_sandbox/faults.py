@@ -17,11 +17,14 @@ FAULT_KINDS = (
     "commit_then_drop",
     "drop_after_bytes",
     "session_gone",
+    "no_progress",
+    "redirect",
+    "raw",
 )
 _COMMON_KEYS = {"kind", "method", "path", "times", "skip"}
 _KIND_KEYS: dict[str, dict[str, bool]] = {
     # parameter name -> required
-    "status": {"status": True, "message": False, "retry_after": False},
+    "status": {"status": True, "message": False, "retry_after": False, "headers": False},
     "rate_limit": {"retry_after": False},
     "unauthorized": {"message": False},
     "invalid_grant": {"reason": False, "persist": False},
@@ -29,7 +32,12 @@ _KIND_KEYS: dict[str, dict[str, bool]] = {
     "commit_then_drop": {},
     "drop_after_bytes": {"bytes": True},
     "session_gone": {},
+    "no_progress": {},
+    "redirect": {"location": True, "status": False},
+    "raw": {"body": True, "status": False, "content_type": False},
 }
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 TOKEN_PATH = "/api/token"  # noqa: S105 (a URL path, not a secret)
 SESSION_PATH = "/gcs/upload/resumable"
 
@@ -69,6 +77,8 @@ class Fault:
             return method == "PUT" and path == SESSION_PATH
         if self.kind == "session_gone":
             return path == SESSION_PATH
+        if self.kind == "no_progress":
+            return method == "PUT" and path == SESSION_PATH
         return True
 
 
@@ -145,7 +155,36 @@ def parse_fault(raw: Any) -> Fault:
         params["seconds"] = _number(raw["seconds"], "seconds", 0, 3600)
     if kind == "drop_after_bytes":
         params["bytes"] = _integer(raw["bytes"], "bytes", 0, 2**62)
+    if "headers" in raw:
+        params["headers"] = _headers(raw["headers"])
+    if kind == "redirect":
+        location = raw["location"]
+        if not isinstance(location, str) or not location or any(c in location for c in "\r\n"):
+            raise ValueError("location must be a one-line URL string")
+        status = raw.get("status", 307)
+        if status not in REDIRECT_STATUSES:
+            raise ValueError(f"a redirect status must be one of {REDIRECT_STATUSES}")
+        params.update(location=location, status=status)
+    if kind == "raw":
+        if not isinstance(raw["body"], str):
+            raise ValueError("body must be a string")
+        content_type = raw.get("content_type", "text/html; charset=utf-8")
+        if not isinstance(content_type, str) or any(c in content_type for c in "\r\n"):
+            raise ValueError("content_type must be a one-line string")
+        status = _integer(raw.get("status", 200), "status", 200, 599)
+        params.update(body=raw["body"], content_type=content_type, status=status)
     return Fault(kind, method, path, times, skip, params, pattern)
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError("headers must be an object of header names to strings")
+    for name, text in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"bad header name {name!r}")
+        if not isinstance(text, str) or any(c in text for c in "\r\n"):
+            raise ValueError(f"the value of header {name} must be a one-line string")
+    return dict(value)
 
 
 def parse_faults(raw: Any) -> list[Fault]:

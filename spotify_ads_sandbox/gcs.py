@@ -182,11 +182,26 @@ def _session_request(store: Store, request: Request, fault: Fault | None) -> Res
             "Invalid argument.",
             "An upload session request must not carry an Authorization header.",
         )
+    if fault is not None and fault.kind == "no_progress":
+        return _no_progress(store, request, session)
     drop_after = fault.params["bytes"] if fault and fault.kind == "drop_after_bytes" else None
     response = _put(store, request, session, drop_after)
     if drop_after is not None:
         response.drop = True
     return response
+
+
+def _no_progress(store: Store, request: Request, session: UploadSession) -> Response:
+    """Swallow the body and answer as if none of it had arrived: 308, the old ``Range``."""
+    with store.lock:
+        upload = store.uploads[session.upload_id]
+    for block in request.body.blocks():
+        with store.lock:
+            upload.bytes_received += len(block)
+    with session.lock:
+        if session.completed:
+            return _object_metadata(store, session)
+        return _incomplete(session)
 
 
 def _put(

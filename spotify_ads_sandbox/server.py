@@ -409,7 +409,16 @@ class Sandbox:
                 time.sleep(fault.params["seconds"])
             elif fault.kind in ("status", "rate_limit", "unauthorized", "invalid_grant"):
                 return self._fault_response(store, request, fault)
-        gcs_fault = fault if fault and fault.kind in ("drop_after_bytes", "session_gone") else None
+            elif fault.kind == "redirect":
+                request.body.drain()
+                location = [("Location", fault.params["location"])]
+                return Response(fault.params["status"], b"", location)
+            elif fault.kind == "raw":
+                request.body.drain()
+                body = fault.params["body"].encode()
+                return Response(fault.params["status"], body, [], fault.params["content_type"])
+        gcs_kinds = ("drop_after_bytes", "session_gone", "no_progress")
+        gcs_fault = fault if fault and fault.kind in gcs_kinds else None
         response = self._route(store, request, gcs_fault)
         if fault is not None and fault.kind == "commit_then_drop":
             response.drop = True
@@ -450,6 +459,23 @@ class Sandbox:
             extra += store.rate(ads_api.rate_key(store, request), count=False).headers()
         status = {"rate_limit": 429, "unauthorized": 401}.get(kind) or params["status"]
         message = params.get("message")
+        response = self._fault_body(request, kind, status, message, extra)
+        chosen = params.get("headers") or {}
+        if chosen:
+            lowered = {name.lower() for name in chosen}
+            response.headers = [h for h in response.headers if h[0].lower() not in lowered]
+            response.headers.extend(chosen.items())
+        return response
+
+    def _fault_body(
+        self,
+        request: Request,
+        kind: str,
+        status: int,
+        message: str | None,
+        extra: list[tuple[str, str]],
+    ) -> Response:
+        path = request.path
 
         if path.startswith("/gcs/"):
             code = _GCS_CODES.get(status, "InjectedFault")

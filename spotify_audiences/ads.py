@@ -92,22 +92,24 @@ class AdsClient:
         }
         if description:
             payload["description"] = description
-        return self._call(
+        body = self._call(
             "POST",
             f"/ad_accounts/{ad_account_id}/audiences",
             json=payload,
             retry=Retry.WRITE,
             what="create audience",
         )
+        return _audience(body, "create audience")
 
     def get_audience(self, ad_account_id: str, audience_id: str) -> dict[str, Any]:
         """``GET /ad_accounts/{id}/audiences/{audience_id}``."""
-        return self._call(
+        body = self._call(
             "GET",
             f"/ad_accounts/{ad_account_id}/audiences/{audience_id}",
             retry=Retry.READ,
             what="get audience",
         )
+        return _audience(body, "get audience")
 
     def iter_audiences(self, ad_account_id: str, *, q: str | None = None) -> Iterator[dict]:
         """``GET /ad_accounts/{id}/audiences``, every page, sorted by name."""
@@ -129,8 +131,12 @@ class AdsClient:
                 what="list audiences",
             )
             page = body.get("audiences") or []
-            yield from page
-            total = (body.get("paging") or {}).get("total_results")
+            paging = body.get("paging") or {}
+            if not isinstance(page, list) or not isinstance(paging, dict):
+                raise _shape_error("list audiences", "'audiences' is not a list of audiences")
+            for item in page:
+                yield _audience(item, "list audiences", needs_id=True)
+            total = paging.get("total_results")
             offset += len(page)
             if not page or (isinstance(total, int) and offset >= total):
                 return
@@ -165,8 +171,40 @@ class AdsClient:
                 status=response.status_code,
                 method=method,
                 path=path,
+                hint="Run the sync again; if it persists, report it to Spotify.",
             )
         return body
+
+
+def _shape_error(what: str, problem: str) -> SpotifyApiError:
+    return SpotifyApiError(
+        f"{what}: Spotify's answer has an unexpected shape ({problem}).",
+        hint="Run the sync again; if it persists, report it to Spotify.",
+    )
+
+
+def _audience(item: object, what: str, *, needs_id: bool = False) -> dict[str, Any]:
+    """An ``AudienceResponse`` whose fields this product reads have the documented types."""
+    if not isinstance(item, dict):
+        raise _shape_error(what, f"an audience is a JSON {type(item).__name__}, not an object")
+    problems = []
+    if (needs_id or "id" in item) and not isinstance(item.get("id"), str):
+        problems.append("'id' is not a string")
+    for name in ("name", "status"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            problems.append(f"'{name}' is not a string")
+    size = item.get("size")
+    if size is not None and not (
+        isinstance(size, dict)
+        and all(
+            size.get(k) is None or (isinstance(size[k], int) and not isinstance(size[k], bool))
+            for k in ("min", "max")
+        )
+    ):
+        problems.append("'size' is not an object of whole numbers")
+    if problems:
+        raise _shape_error(what, "; ".join(problems))
+    return item
 
 
 def _upload_target(body: dict[str, Any]) -> UploadTarget:

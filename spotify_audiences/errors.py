@@ -61,6 +61,21 @@ class NetworkError(SpotifyAudiencesError):
     exit_code = EXIT_NETWORK
 
 
+class DeadlineExceededError(NetworkError):
+    """The sync's ``--deadline`` ran out before or during a request."""
+
+
+class ServiceUnavailableError(NetworkError):
+    """Spotify's token endpoint was down or answered something that is not OAuth JSON.
+
+    Not an authentication failure: logging in again would not help; trying later may.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
 class UploadError(SpotifyAudiencesError):
     """The file upload to the signed storage URL failed."""
 
@@ -109,6 +124,10 @@ class SpotifyApiError(SpotifyAudiencesError):
         if self.sp_trace_id:
             parts.append(f"(sp_trace_id {self.sp_trace_id})")
         return " ".join(parts)
+
+
+class RedirectRefusedError(SpotifyApiError):
+    """A call that carries credentials was answered with a redirect, which is never followed."""
 
 
 class AuthenticationError(SpotifyApiError):

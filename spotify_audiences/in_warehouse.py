@@ -56,7 +56,11 @@ from spotify_audiences.config import (
     check_endpoint,
 )
 from spotify_audiences.errors import ConfigError, RefusedError, SpotifyAudiencesError
-from spotify_audiences.login import TokenStore, settings_with_stored_token
+from spotify_audiences.credentials import (
+    TokenStore,
+    settings_with_stored_token,
+    warn_refresh_token_age,
+)
 from spotify_audiences.status import check_status
 from spotify_audiences.sync import MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import BUILD_LOG, MartReader
@@ -264,6 +268,7 @@ def run_sync(
             settings, tokens = credentials(settings)
         else:
             settings, sink = settings_with_stored_token(settings, token_store)
+            warn_refresh_token_age(sink)
         settings.validated(require_credentials=tokens is None, require_account=False)
     reader = open_reader()
     try:

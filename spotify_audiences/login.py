@@ -3,30 +3,27 @@
 The user opens Spotify's authorize page; Spotify redirects the browser to
 ``http://127.0.0.1:PORT/callback`` (Spotify rejects ``localhost``), where a one-shot server
 receives the code. The random ``state`` is checked; PKCE (S256) is used when there is no client
-secret, or on request. The refresh token goes to a :class:`TokenStore`.
+secret, or on request. The caller stores the refresh token
+(:class:`~spotify_audiences.credentials.TokenStore`).
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
+import errno
 import hashlib
 import html
 import http.server
-import json
 import logging
-import os
 import secrets
 import threading
-import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from spotify_audiences.auth import LogRotationSink, RefreshTokenSink, token_error
-from spotify_audiences.config import ENV_REFRESH_TOKEN, Secret, SpotifySettings
+from spotify_audiences.auth import request_token
+from spotify_audiences.config import Secret
 from spotify_audiences.errors import AuthenticationError, ConfigError
 from spotify_audiences.transport import Retry, Transport
 
@@ -34,50 +31,6 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback"
 DEFAULT_PORT = 8888
-TOKEN_FILE_MODE = 0o600
-ENV_TOKEN_FILE = "SPOTIFY_AUDIENCES_TOKEN_FILE"  # noqa: S105 - a variable name
-
-
-def default_token_path() -> Path:
-    """``$XDG_CONFIG_HOME/spotify-audiences/token.json`` (``~/.config`` when unset)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "spotify-audiences" / "token.json"
-
-
-class TokenStore:
-    """A refresh token in a file only its owner can read (mode 0600, directory 0700)."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_token_path()
-
-    def load(self) -> Secret | None:
-        """The stored refresh token, or None."""
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"Cannot read the token file {self.path}: {exc}") from None
-        token = data.get("refresh_token") if isinstance(data, dict) else None
-        return Secret(token) if token else None
-
-    def save(self, refresh_token: Secret) -> None:
-        """Write the token atomically with mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, TOKEN_FILE_MODE)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"refresh_token": refresh_token.reveal(), "saved_at": int(time.time())}, fh)
-        os.chmod(tmp, TOKEN_FILE_MODE)
-        os.replace(tmp, self.path)
-
-    def delete(self) -> bool:
-        """Remove the token file; False when there was none."""
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)
@@ -164,7 +117,7 @@ def login(
     state = secrets.token_urlsafe(24)
     pkce = Pkce.new() if use_pkce or client_secret is None else None
     callback = _Callback()
-    server = http.server.HTTPServer(("127.0.0.1", port), _handler(callback))
+    server = _listen(port, callback)
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
     url = authorize_url(
         accounts_url, client_id=client_id, redirect_uri=redirect_uri, state=state, pkce=pkce
@@ -217,56 +170,42 @@ def exchange_code(
     pkce: Pkce | None,
 ) -> Secret:
     """Trade the one-time code for tokens; return the refresh token."""
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    auth = None
-    if client_secret is not None:
-        auth = (client_id, client_secret.reveal())
-    else:
-        data["client_id"] = client_id
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if pkce is not None:
-        data["code_verifier"] = pkce.verifier
-    # A code is single-use: never repeat this request.
-    response = transport.request(
-        "POST",
-        accounts_url.rstrip("/") + "/api/token",
-        data=data,
-        auth=auth,
+        form["code_verifier"] = pkce.verifier
+    granted = request_token(
+        transport,
+        accounts_url=accounts_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        form=form,
+        # A code is single-use: never repeat this request.
         retry=Retry.NEVER,
         what="exchange the authorization code",
     )
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    if response.status_code == 200 and body.get("refresh_token"):
-        return Secret(str(body["refresh_token"]))
-    if body.get("error") == "invalid_grant":
-        description = str(body.get("error_description") or "").strip()
+    if granted.refresh_token is None:
         raise AuthenticationError(
-            "Spotify refused the authorization code (it is single-use, valid for 10 minutes, "
-            "and the redirect URI must match the one authorized).",
-            status=response.status_code,
-            messages=[description] if description else [],
+            "Spotify issued an access token but no refresh token.",
             hint="Run `spotify-audiences login` again.",
         )
-    raise token_error(response.status_code, body)
+    return granted.refresh_token
 
 
-def settings_with_stored_token(
-    settings: SpotifySettings, store: TokenStore | None = None
-) -> tuple[SpotifySettings, RefreshTokenSink]:
-    """The env var wins; else the token saved by ``login``, which also receives rotations.
-
-    ``store`` defaults to ``SPOTIFY_AUDIENCES_TOKEN_FILE``, else :func:`default_token_path`.
-    """
-    if settings.refresh_token is not None:
-        return settings, LogRotationSink(ENV_REFRESH_TOKEN)
-    if store is None:
-        token_file = os.environ.get(ENV_TOKEN_FILE)
-        store = TokenStore(Path(token_file) if token_file else None)
-    stored = store.load()
-    if stored is None:
-        return settings, store
-    return dataclasses.replace(settings, refresh_token=stored), store
+def _listen(port: int, callback: _Callback) -> http.server.HTTPServer:
+    """The one-shot loopback server, or a one-line error when the port is taken."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535; got {port}.")
+    try:
+        return http.server.HTTPServer(("127.0.0.1", port), _handler(callback))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"Cannot receive the authorization on 127.0.0.1 port {port}: the port is in "
+                "use (another `spotify-audiences login` still running?).",
+                hint="Stop that program, or pass --port N with a free port and register "
+                "http://127.0.0.1:N/callback in your app on developer.spotify.com.",
+            ) from None
+        raise ConfigError(
+            f"Cannot listen on 127.0.0.1 port {port} for the authorization: {exc.strerror}.",
+            hint="Pass --port N with a free port (1024-65535).",
+        ) from None

@@ -3,8 +3,10 @@
 ``POST <signed url>`` with ``x-goog-resumable: start`` opens a session (201 + ``Location``);
 the file then goes up in ``PUT`` chunks with ``Content-Range``. After a broken connection or a
 5xx, the session is asked how much it holds (``Content-Range: bytes */TOTAL``) and the upload
-continues from there; it starts over only when the session is gone. The file is read chunk by
-chunk from disk, so memory does not grow with its size.
+continues from there; it starts over only when the session is gone. A session that keeps
+answering 308 without holding more bytes than before is given ``MAX_STALLS`` more tries, with
+backoff, then the upload fails. The file is read chunk by chunk from disk, so memory does not
+grow with its size.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from typing import BinaryIO
 import requests
 
 from spotify_audiences.config import CHUNK_GRANULARITY, DEFAULT_CHUNK_SIZE, check_endpoint
-from spotify_audiences.errors import ConfigError, NetworkError, UploadError
+from spotify_audiences.errors import (
+    ConfigError,
+    DeadlineExceededError,
+    NetworkError,
+    UploadError,
+)
 from spotify_audiences.progress import Progress
 from spotify_audiences.transport import Retry, Transport
 
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 _RANGE = re.compile(r"bytes=0-(\d+)")
 MAX_SESSION_RESTARTS = 2
 MAX_RESUMES = 20
+MAX_STALLS = 5
 
 
 @dataclass
@@ -114,6 +122,11 @@ class ResumableUploader:
         check_endpoint(upload_url, what="The signed upload URL")
         try:
             return self._upload(upload_url, path, content_type)
+        except DeadlineExceededError as exc:
+            raise DeadlineExceededError(
+                f"The file upload did not finish: {exc.message}",
+                hint="The audience was not changed. Raise --deadline, or run the sync again.",
+            ) from None
         except NetworkError as exc:
             raise NetworkError(
                 f"The file upload did not finish: {exc.message}",
@@ -167,7 +180,9 @@ class ResumableUploader:
 
     def _send(self, session: str, fh: BinaryIO, size: int, report: UploadReport) -> None:
         offset = 0
+        confirmed = 0  # the most bytes the session has said it holds
         failures = 0
+        stalls = 0
         while True:
             length = min(self.chunk_size, size - offset)
             if size == 0:
@@ -183,13 +198,19 @@ class ResumableUploader:
                     retry=Retry.WRITE,
                     what="upload a chunk",
                 )
+            except DeadlineExceededError:
+                raise
             except NetworkError:
                 response = None
             if response is not None and response.status_code in (200, 201):
                 return
             if response is not None and response.status_code == 308:
                 offset = _persisted(response)
-                failures = 0
+                if offset > confirmed:
+                    confirmed, failures, stalls = offset, 0, 0
+                    continue
+                stalls += 1
+                self._stalled(stalls, confirmed, size)
                 continue
             if response is not None and response.status_code in (404, 410):
                 raise _SessionGone
@@ -205,7 +226,23 @@ class ResumableUploader:
             offset = self._query_offset(session, size)
             if offset >= size:
                 return
+            confirmed = max(confirmed, offset)
             log.info("upload interrupted; resuming at byte %d of %d", offset, size)
+
+    def _stalled(self, stalls: int, confirmed: int, size: int) -> None:
+        """A 308 that holds no more bytes than before: back off, or give up after a few."""
+        why = (
+            f"upload a chunk: the storage service still holds {confirmed:,} of {size:,} bytes "
+            f"(no progress, {stalls} time(s))"
+        )
+        if stalls > MAX_STALLS or not self._transport.pause(stalls, why):
+            raise UploadError(
+                f"The upload made no progress: the storage service accepted the chunk at byte "
+                f"{confirmed:,} of {size:,} {stalls} times without keeping it; the audience was "
+                "not changed.",
+                hint="Run the sync again later; if it keeps happening, report it to Spotify "
+                "with the time of the sync.",
+            )
 
     def _query_offset(self, session: str, size: int) -> int:
         response = self._transport.request(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,8 +73,11 @@ def test_login_saves_a_working_refresh_token_with_mode_0600(sandbox, tmp_path, d
 
     token_file = tmp_path / "token.json"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    refresh_token = __import__("json").loads(token_file.read_text())["refresh_token"]
+    saved = json.loads(token_file.read_text())
+    refresh_token = saved["refresh_token"]
     assert refresh_token and refresh_token not in out + err
+    obtained = datetime.fromisoformat(saved["obtained_at"])
+    assert abs((datetime.now(UTC) - obtained).total_seconds()) < 600
 
     env = {k: v for k, v in sandbox.env().items() if k != "SPOTIFY_REFRESH_TOKEN"}
     result = run_cli(
@@ -124,3 +130,26 @@ def test_print_shows_the_token_once_and_saves_nothing(sandbox, tmp_path):
         timeout=10,
     )
     assert refreshed.status_code == 200
+
+
+def test_login_on_a_port_in_use_is_a_one_line_error(sandbox, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in sandbox.env().items() if k != "SPOTIFY_REFRESH_TOKEN"}
+        result = run_cli(
+            "login",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--token-file",
+            str(tmp_path / "token.json"),
+            env=env,
+            timeout=60,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert f"port {port}" in line and "--port" in line
+    assert not (tmp_path / "token.json").exists()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from sandbox_helpers import TIMEOUT, Client, emails, long_csv
+from sandbox_helpers import KIB256, TIMEOUT, Client, emails, long_csv
 
 from spotify_ads_sandbox import Sandbox
 
@@ -238,3 +238,123 @@ def test_control_endpoints(client: Client, sandbox: Sandbox) -> None:
     assert client.api("GET", client.audiences_path()).status_code == 200  # old token still works
     assert client.refresh().status_code == 200  # the configured refresh token is valid again
     assert [entry["path"] for entry in sandbox.requests()][-1] == "/api/token"
+
+
+def test_no_progress_fault_answers_308_with_the_old_range(client: Client, sandbox: Sandbox) -> None:
+    data = long_csv(emails(20_000))
+    assert len(data) > 3 * KIB256
+    target = client.upload_url()
+    session = client.session(target["upload_url"])
+    first = client.put(session, data[:KIB256], f"bytes 0-{KIB256 - 1}/{len(data)}")
+    assert (first.status_code, first.headers["Range"]) == (308, f"bytes=0-{KIB256 - 1}")
+    sandbox.inject({"kind": "no_progress", "times": 2})
+    chunk = f"bytes {KIB256}-{2 * KIB256 - 1}/{len(data)}"
+    for _ in range(2):
+        stalled = client.put(session, data[KIB256 : 2 * KIB256], chunk)
+        assert (stalled.status_code, stalled.headers["Range"]) == (308, f"bytes=0-{KIB256 - 1}")
+    rest = client.put(session, data[KIB256:], f"bytes {KIB256}-{len(data) - 1}/{len(data)}")
+    assert rest.status_code == 200
+    assert client.create(target["id"], "Stalled then done").status_code == 201
+    assert sandbox.audience_file(target["id"]) == data
+    assert [r["fault"] for r in sandbox.requests()].count("no_progress") == 2
+
+
+def test_no_progress_fault_on_a_fresh_session_sends_no_range(client: Client, sandbox: Sandbox):
+    data = long_csv(emails(1000))
+    session = client.session(client.upload_url()["upload_url"])
+    sandbox.inject({"kind": "no_progress"})
+    stalled = client.put(session, data)
+    assert stalled.status_code == 308 and "Range" not in stalled.headers
+    # Only session PUTs match: an Ads API call does not consume the rule.
+    sandbox.inject({"kind": "no_progress"})
+    assert client.api("GET", client.audiences_path()).status_code == 200
+    assert client.put(session, data).status_code == 308
+
+
+def test_redirect_fault(client: Client, sandbox: Sandbox) -> None:
+    sandbox.inject(
+        {"kind": "redirect", "path": "^/api/token$", "location": "http://elsewhere.invalid/x"}
+    )
+    answer = requests.post(
+        client.env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
+        data={"grant_type": "refresh_token", "refresh_token": client.env["SPOTIFY_REFRESH_TOKEN"]},
+        auth=(client.env["SPOTIFY_CLIENT_ID"], client.env["SPOTIFY_CLIENT_SECRET"]),
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert (answer.status_code, answer.headers["Location"]) == (307, "http://elsewhere.invalid/x")
+    assert sandbox.requests()[-1]["fault"] == "redirect"
+    assert client.refresh().status_code == 200
+
+
+def test_redirect_fault_does_not_process(client: Client, sandbox: Sandbox) -> None:
+    sandbox.inject(
+        {"kind": "redirect", "status": 308, "location": "https://a.invalid/", "times": 1}
+    )
+    url = client.env["SPOTIFY_ADS_API_URL"] + client.audiences_path("/upload_url")
+    moved = requests.post(
+        url,
+        headers={"Authorization": f"Bearer {client.token}"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert (moved.status_code, moved.headers["Location"]) == (308, "https://a.invalid/")
+    assert sandbox.uploads() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "content_type", "text"),
+    [
+        ({"body": "<html>Bad gateway</html>"}, 200, "text/html", "<html>Bad gateway</html>"),
+        (
+            {"body": "[]", "status": 200, "content_type": "application/json"},
+            200,
+            "application/json",
+            "[]",
+        ),
+        ({"body": '"x"', "status": 502, "content_type": "application/json"}, 502, "json", '"x"'),
+    ],
+)
+def test_raw_fault(client: Client, sandbox: Sandbox, fault, status, content_type, text) -> None:
+    sandbox.inject({"kind": "raw", "path": "/audiences$", **fault})
+    answer = client.api("GET", client.audiences_path())
+    assert answer.status_code == status
+    assert content_type in answer.headers["Content-Type"]
+    assert answer.text == text
+    assert client.api("GET", client.audiences_path()).json()["audiences"] == []
+
+
+def test_status_fault_headers_replace_the_sandbox_ones(client: Client, sandbox: Sandbox) -> None:
+    sandbox.inject(
+        {
+            "kind": "status",
+            "status": 503,
+            "path": "/audiences$",
+            "headers": {"x-ratelimit-reset": "600"},
+        }
+    )
+    failed = client.api("GET", client.audiences_path())
+    assert failed.status_code == 503
+    assert failed.headers["X-RateLimit-Reset"] == "600"
+    assert [k for k in failed.headers if k.lower() == "x-ratelimit-reset"] == ["x-ratelimit-reset"]
+    assert "X-RateLimit-Limit" in failed.headers
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "redirect"},
+        {"kind": "redirect", "location": "https://a.invalid/", "status": 200},
+        {"kind": "redirect", "location": "https://a.invalid/\r\nX-Evil: 1"},
+        {"kind": "raw"},
+        {"kind": "raw", "body": "x", "status": 99},
+        {"kind": "raw", "body": 5},
+        {"kind": "status", "status": 503, "headers": ["X-RateLimit-Reset"]},
+        {"kind": "status", "status": 503, "headers": {"Bad Name": "1"}},
+        {"kind": "status", "status": 503, "headers": {"X-Ok": "1\r\nX-Evil: 2"}},
+        {"kind": "no_progress", "bytes": 5},
+    ],
+)
+def test_invalid_new_fault_rules_are_refused(sandbox: Sandbox, fault) -> None:
+    with pytest.raises(ValueError):
+        sandbox.inject(fault)
