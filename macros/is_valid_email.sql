@@ -5,10 +5,14 @@
 {#
     True for a lower-cased, trimmed email the upload accepts: exactly one @, a dotted domain
     with non-empty labels, and no whitespace character of whitespace_characters() anywhere.
+    The pattern uses no escape at all: Snowflake's regular expressions are POSIX extended ones,
+    where a backslash inside a bracket expression is a literal backslash (so [^@\s] would
+    refuse every address with an "s"), and "[.]" is a dot in every engine. Whitespace is left
+    to contains_whitespace(), which knows the whole set.
 #}
 {% macro default__is_valid_email(expr) -%}
     (
-        {{ spotify_audiences.matches_regex(expr, '^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$') }}
+        {{ spotify_audiences.matches_regex(expr, '^[^@]+@[^@.]+([.][^@.]+)+$') }}
         and not {{ spotify_audiences.contains_whitespace(expr) }}
     )
 {%- endmacro %}
@@ -21,5 +25,5 @@
 {% macro duckdb__is_valid_email(expr) -%}
     {%- set no = '@\\x09-\\x0d\\x1c-\\x20\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200b}'
         ~ '\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}' -%}
-    {{ spotify_audiences.matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+(\.[^.' ~ no ~ ']+)+') }}
+    {{ spotify_audiences.matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+([.][^.' ~ no ~ ']+)+') }}
 {%- endmacro %}

@@ -14,11 +14,17 @@ import click
 from spotify_audiences.errors import ConfigError, SpotifyAudiencesError, WarehouseError
 from spotify_audiences.snowflake.setup_sql import (
     AUTH_MODES,
+    DEFAULT_ADMIN_ROLE,
+    DEFAULT_BOOTSTRAP_ROLE,
+    DEFAULT_OWNER_ROLE,
+    DEFAULT_SUSPEND_AFTER_FAILURES,
+    DEFAULT_TASK_TIMEOUT_MINUTES,
     PARTS,
     SetupConfig,
+    StagedFiles,
     apply_statements,
-    build_code_zip,
     render_script,
+    rotate_statements,
     secret_values,
     setup_statements,
 )
@@ -32,8 +38,19 @@ def _required(value: str | None, option: str, env_var: str | None = None) -> str
     raise ConfigError(f"Pass {option}{source}.")
 
 
-def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: str) -> Any:
-    """A Snowflake connection opened as dbt opens it, from the profile's target."""
+def connect_with_profile(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str,
+    *,
+    paramstyle: str = "qmark",
+    query_tag: str = "spotify-audiences snowflake-setup",
+) -> Any:
+    """A Snowflake connection opened as dbt opens it, from the profile's target.
+
+    ``qmark`` makes the connector bind values on the server: they are sent beside the
+    statement, never spliced into its text.
+    """
     import snowflake.connector
 
     found = load_dbt_target(project_dir, profiles_dir, target)
@@ -49,7 +66,8 @@ def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: s
             role=creds.role,
             autocommit=True,
             application="spotify-audiences",
-            session_parameters={"QUERY_TAG": "spotify-audiences snowflake-setup"},
+            session_parameters={"QUERY_TAG": query_tag},
+            paramstyle=paramstyle,
             login_timeout=creds.connect_timeout or 60,
             **creds.auth_args(),
         )
@@ -63,11 +81,18 @@ def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: s
     "--apply", "mode", flag_value="apply", help="Run them with the dbt profile's connection."
 )
 @click.option(
+    "--rotate-refresh-token",
+    is_flag=True,
+    help="Only replace the refresh token in its secret (ALTER SECRET, value bound from "
+    "SPOTIFY_REFRESH_TOKEN); nothing is recreated.",
+)
+@click.option(
     "--project-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="The dbt project (its macros hold the UDF and task statements).",
+    help="Where the dbt profile is looked up and target/ is (the statements come from the "
+    "installed package).",
 )
 @click.option(
     "--profiles-dir",
@@ -82,24 +107,80 @@ def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: s
     type=click.Choice(AUTH_MODES),
     default="oauth2",
     show_default=True,
-    help="oauth2: Snowflake refreshes the token (security integration + OAUTH2 secret); "
-    "generic: client id, secret and refresh token as generic-string secrets.",
+    help="oauth2: Snowflake refreshes the token (security integration + OAUTH2 secret). "
+    "generic (fallback only): client id, secret and refresh token as generic-string secrets, "
+    "which Snowflake advises against for OAuth tokens.",
 )
-@click.option("--ad-account-id", envvar="SPOTIFY_AD_ACCOUNT_ID", help="Default ad account.")
+@click.option(
+    "--ad-account-id", envvar="SPOTIFY_AD_ACCOUNT_ID", help="Default (and allowed) ad account."
+)
+@click.option(
+    "--allow-ad-account",
+    "allowed_ad_accounts",
+    multiple=True,
+    metavar="ID",
+    help="Another ad account the procedure may sync to (repeatable).",
+)
 @click.option("--database", envvar="SNOWFLAKE_DATABASE", help="Where the marts and code live.")
 @click.option("--schema", envvar="SNOWFLAKE_SCHEMA", help="Schema of the marts and the code.")
 @click.option("--role", envvar="SNOWFLAKE_ROLE", help="The dbt role.")
 @click.option("--warehouse", envvar="SNOWFLAKE_WAREHOUSE", help="Warehouse of the task.")
 @click.option(
-    "--admin-role", default="ACCOUNTADMIN", show_default=True, help="Creates the integrations."
+    "--admin-role",
+    default=DEFAULT_ADMIN_ROLE,
+    show_default=True,
+    help="Creates the integrations; gets CREATE INTEGRATION, not ACCOUNTADMIN.",
 )
-@click.option("--mart-schema", help="database.schema of the marts (default: --database.--schema).")
-@click.option("--secrets-schema", help="database.schema for the secrets and the network rule.")
+@click.option(
+    "--owner-role",
+    default=DEFAULT_OWNER_ROLE,
+    show_default=True,
+    help="The dedicated role that owns the procedure (not the dbt role).",
+)
+@click.option(
+    "--bootstrap-role",
+    default=DEFAULT_BOOTSTRAP_ROLE,
+    show_default=True,
+    help="Runs the one-time account-level grants (--part bootstrap).",
+)
+@click.option(
+    "--mart-schema",
+    "mart_schemas",
+    multiple=True,
+    metavar="DB.SCHEMA",
+    help="A schema of marts the procedure may read (repeatable; the first is the default; "
+    "default: --database.--schema).",
+)
+@click.option(
+    "--secrets-schema",
+    help="database.schema for the secrets and the network rule "
+    "(default: <database>.SPOTIFY_AUDIENCES_SECRETS, owned by the admin role).",
+)
 @click.option(
     "--cron", default="0 6 * * * UTC", show_default=True, help="The task's CRON and time zone."
 )
 @click.option("--resume-task", is_flag=True, help="Start the schedule (tasks start suspended).")
 @click.option("--grant-to", multiple=True, metavar="ROLE", help="Also let ROLE call the sync.")
+@click.option(
+    "--task-timeout-minutes",
+    type=click.IntRange(1, 24 * 60),
+    default=DEFAULT_TASK_TIMEOUT_MINUTES,
+    show_default=True,
+    help="USER_TASK_TIMEOUT_MS of the task (Snowflake's default is one hour).",
+)
+@click.option(
+    "--suspend-after-failures",
+    type=click.IntRange(0, 1_000_000),
+    default=DEFAULT_SUSPEND_AFTER_FAILURES,
+    show_default=True,
+    help="SUSPEND_TASK_AFTER_NUM_FAILURES: failed runs in a row before Snowflake suspends it "
+    "(0: never).",
+)
+@click.option(
+    "--error-integration",
+    metavar="NAME",
+    help="A notification integration the task reports failed runs to (ERROR_INTEGRATION).",
+)
 @click.option(
     "--refresh-token-expiry",
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"]),
@@ -110,7 +191,8 @@ def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: s
     type=click.Choice(PARTS),
     default="all",
     show_default=True,
-    help="Only the admin's statements, or only the dbt role's.",
+    help="Only the statements of one role: bootstrap (ACCOUNTADMIN, once), admin, dbt, owner, "
+    "task; in that order.",
 )
 @click.option(
     "--build-dir",
@@ -119,21 +201,28 @@ def connect_with_profile(project_dir: Path, profiles_dir: Path | None, target: s
 )
 def snowflake_setup(
     mode: str | None,
+    rotate_refresh_token: bool,
     project_dir: Path,
     profiles_dir: Path | None,
     target: str,
     auth: str,
     ad_account_id: str | None,
+    allowed_ad_accounts: tuple[str, ...],
     database: str | None,
     schema: str | None,
     role: str | None,
     warehouse: str | None,
     admin_role: str,
-    mart_schema: str | None,
+    owner_role: str,
+    bootstrap_role: str,
+    mart_schemas: tuple[str, ...],
     secrets_schema: str | None,
     cron: str,
     resume_task: bool,
     grant_to: tuple[str, ...],
+    task_timeout_minutes: int,
+    suspend_after_failures: int,
+    error_integration: str | None,
     refresh_token_expiry: datetime | None,
     part: str,
     build_dir: Path | None,
@@ -142,7 +231,8 @@ def snowflake_setup(
 
     --print writes every statement for an admin to review, with placeholders for the secret
     values. --apply runs them through the Snowflake connection of the dbt profile, binding
-    SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN from the environment.
+    SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET and SPOTIFY_REFRESH_TOKEN from the environment
+    on the server. --rotate-refresh-token replaces only the refresh token.
     """
     try:
         if mode is None:
@@ -154,16 +244,25 @@ def snowflake_setup(
             warehouse=_required(warehouse, "--warehouse", "SNOWFLAKE_WAREHOUSE"),
             ad_account_id=_required(ad_account_id, "--ad-account-id", "SPOTIFY_AD_ACCOUNT_ID"),
             admin_role=admin_role,
+            owner_role=owner_role,
+            bootstrap_role=bootstrap_role,
             auth=auth,
-            mart_schema=mart_schema,
+            mart_schemas=mart_schemas,
+            allowed_ad_accounts=allowed_ad_accounts,
             secrets_schema=secrets_schema,
             cron=cron,
             resume_task=resume_task,
             grant_to=grant_to,
             refresh_token_expiry=refresh_token_expiry,
+            task_timeout_minutes=task_timeout_minutes,
+            suspend_after_failures=suspend_after_failures,
+            error_integration=error_integration,
         )
-        code_zip = build_code_zip(build_dir or project_dir / "target" / "snowflake")
-        statements = setup_statements(config, project_dir=project_dir, code_zip=code_zip, part=part)
+        if rotate_refresh_token:
+            statements = rotate_statements(config, expiry=refresh_token_expiry)
+        else:
+            files = StagedFiles.build(build_dir or project_dir / "target" / "snowflake")
+            statements = setup_statements(config, files=files, part=part)
         if mode == "print":
             click.echo(render_script(config, statements), nl=False)
             return

@@ -9,6 +9,10 @@ under the aliases of :mod:`~spotify_audiences.snowflake.credentials`::
     call spotify_audiences_sync(audiences => ['Lapsed Premium Listeners']);
     call spotify_audiences_sync(options => {'dry_run': true});      -- check, send nothing
 
+In Snowflake the procedure's handler is a few lines that ``snowflake-setup`` writes into the
+procedure itself: they call :func:`run` with the allow-list of mart schemas and ad accounts
+fixed at setup (:class:`~spotify_audiences.snowflake.policy.ProcedurePolicy`).
+
 It answers an ARRAY with one ``sync --json`` object per audience, and fails the call
 when an audience did not sync (unless ``options => {'raise_on_failure': false}``). Each
 attempt is recorded in the sync ledger beside the marts, as the CLI records it. Each audience
@@ -28,6 +32,7 @@ from spotify_audiences.auth import LogRotationSink
 from spotify_audiences.config import SpotifySettings
 from spotify_audiences.in_warehouse import Credentials, SyncRequest, run_sync
 from spotify_audiences.snowflake.credentials import generic_secrets, oauth_secret
+from spotify_audiences.snowflake.policy import ProcedurePolicy, guard
 from spotify_audiences.snowflake.reader import SnowparkMartReader
 
 # The SQL arguments may be NULL. Snowpark reads these hints when the handler is registered
@@ -66,8 +71,16 @@ def run(
     ad_account_id: str | None,
     options: dict[str, Any] | None,
     credentials: Credentials,
+    *,
+    policy: ProcedurePolicy | None = None,
 ) -> list[dict[str, Any]]:
-    """Read the marts with the procedure's session and sync them; see the module docstring."""
+    """Read the marts with the procedure's session and sync them; see the module docstring.
+
+    ``policy`` is the allow-list that `snowflake-setup` writes into the procedure's handler;
+    the call is checked against it before anything is read (see
+    :mod:`~spotify_audiences.snowflake.policy`).
+    """
+    mart_schema, ad_account_id = guard(session, policy, mart_schema, ad_account_id, options)
     request = SyncRequest.parse(audiences, options)
     schema = mart_schema or f"{session.get_current_database()}.{session.get_current_schema()}"
     sink = LogRotationSink("the secret bound as spotify_refresh_token (ALTER SECRET)")

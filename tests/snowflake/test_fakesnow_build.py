@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections import Counter, defaultdict
 
 from oracle import expected
@@ -39,12 +40,12 @@ def test_mart_holds_exactly_what_the_oracle_expects(fakesnow_build, fakesnow):
         assert dict(rejected[name]) == dict(spec["rejected"])
 
 
-def test_on_run_start_stages_the_phone_handler_and_creates_the_udf(fakesnow_build, fakesnow):
-    staged = fakesnow.query(f"list @{fakesnow_build.mart_schema}.spotify_audiences_code")
-    sizes = {row[0].rsplit("/", 1)[-1]: row[1] for row in staged}
-    assert sizes["phone_numbers.py"] == fakesnow_build.phone_handler_size
+def test_on_run_start_creates_the_udf_from_the_staged_files_and_uploads_nothing(fakesnow_build):
     log = (fakesnow_build.workdir / "logs" / "dbt.log").read_text()
     assert "create or replace function SPOTIFY_AUDIENCES.AUDIENCES.normalize_phone(" in log
     assert "handler = 'phone_numbers.normalize_phone_batch'" in log
     stage = "SPOTIFY_AUDIENCES.AUDIENCES.spotify_audiences_code"
-    assert f"imports = ('@{stage}/phone_numbers.py')" in log
+    version = importlib.metadata.version("phonenumbers")
+    assert f"imports = ('@{stage}/phone_numbers.py', '@{stage}/phonenumbers-{version}.zip')" in log
+    # a user's project has no python_udfs/: the build never PUTs, snowflake-setup stages
+    assert "put 'file://" not in log

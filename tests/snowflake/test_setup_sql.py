@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -36,6 +38,8 @@ MODELED = {
     "grant usage on procedure": exp.Grant,
     "grant usage on function": exp.Grant,
     "grant execute task": exp.Grant,
+    "grant usage on database": exp.Grant,
+    "grant usage on schema": exp.Grant,
 }
 
 
@@ -68,14 +72,13 @@ def test_every_printed_statement_parses_with_sqlglots_snowflake_dialect(auth, tm
         if kind is not None:
             assert isinstance(parsed, kind), statement
 
-    procedure = sqlglot.parse_one(
-        next(s for s in statements if s.startswith("create or replace procedure")), read="snowflake"
-    )
-    text = procedure.sql("snowflake").lower()
+    source = next(s for s in statements if s.startswith("create or replace procedure"))
+    text = sqlglot.parse_one(source, read="snowflake").sql("snowflake").lower()
     assert "external_access_integrations=(spotify_audiences_egress)" in text
     assert "execute as owner" in text
-    handler = "sync_with_oauth_secret" if auth == "oauth2" else "sync_with_generic_secrets"
-    assert f"handler = 'spotify_audiences.snowflake.procedure.{handler}'" in text
+    assert "handler = 'sync'" in source
+    credentials = "oauth_secret" if auth == "oauth2" else "generic_secrets"
+    assert f"{credentials}(), policy=POLICY" in source
 
 
 def test_printed_setup_names_exactly_the_hosts_secrets_and_roles_and_no_secret_value(tmp_path):
@@ -88,13 +91,16 @@ def test_printed_setup_names_exactly_the_hosts_secrets_and_roles_and_no_secret_v
     (rule,) = [s for s in _statements(script) if s.startswith("create or replace network rule")]
     assert re.findall(r"'([^']+):443'", rule) == list(HOSTS)
     (integration,) = [s for s in _statements(script) if "external access integration" in s]
-    assert f"allowed_network_rules = ({DATABASE}.AUDIENCES.spotify_audiences_egress)" in integration
+    secrets_home = f"{DATABASE}.SPOTIFY_AUDIENCES_SECRETS"
+    assert f"allowed_network_rules = ({secrets_home}.spotify_audiences_egress)" in integration
     for alias in ("spotify_client_id", "spotify_client_secret", "spotify_refresh_token"):
-        assert f"'{alias}' = {DATABASE}.AUDIENCES.spotify_audiences_{alias[8:]}" in script
+        assert f"'{alias}' = {secrets_home}.spotify_audiences_{alias[8:]}" in script
         assert f"secret_string = '<SPOTIFY_{alias[8:].upper()}>'" in script
-    assert "use role ACCOUNTADMIN;" in script
+    assert "use role SPOTIFY_AUDIENCES_ADMIN;" in script
     assert "use role TRANSFORMER;" in script
+    assert "use role SPOTIFY_AUDIENCES_OWNER;" in script
     assert "grant read on secret" in script
+    assert "FALLBACK (--auth generic)" in script
     assert "-- alter task" in script, "the task is left suspended unless asked"
 
 
@@ -105,29 +111,36 @@ def test_udf_statement_is_the_one_dbt_runs_in_on_run_start(fakesnow_build, tmp_p
 
 
 UNSUPPORTED = (
-    r"^\s*(grant|create or replace (network rule|security integration|secret"
-    r"|external access integration|procedure|task))\b"
+    r"^\s*(grant|alter secret|create role|create or replace (network rule|security integration"
+    r"|secret|external access integration|procedure|task))\b"
 )
 
 
-def test_apply_runs_every_statement_through_the_dbt_profiles_connection(
-    fakesnow, tmp_path, monkeypatch
-):
+@pytest.fixture
+def recorded(fakesnow, monkeypatch):
+    """What the fakesnow server receives: (statement text, values bound on the server)."""
     from fakesnow.cursor import FakeSnowflakeCursor
 
-    with contextlib.closing(fakesnow.connect()) as connection:
-        connection.cursor().execute(f"create schema if not exists {DATABASE}.SETUP")
     shared = importlib.import_module("fakesnow.server").shared_fs
     # fakesnow has no integrations, secrets, grants, procedures or tasks: accept them as no-ops
     monkeypatch.setattr(shared, "nop_regexes", [*shared.nop_regexes, UNSUPPORTED])
-    received: list[str] = []
+    received: list[tuple[str, object]] = []
     execute = FakeSnowflakeCursor.execute
 
     def recording(self, command, *args, **kwargs):
-        received.append(command)
+        received.append((command, kwargs.get("binding_params")))
+        if re.match(UNSUPPORTED, command):
+            # a no-op here takes no parameters; Snowflake binds them
+            kwargs.pop("binding_params", None)
         return execute(self, command, *args, **kwargs)
 
     monkeypatch.setattr(FakeSnowflakeCursor, "execute", recording)
+    return received
+
+
+def test_apply_runs_every_statement_binding_secrets_on_the_server(fakesnow, recorded, tmp_path):
+    with contextlib.closing(fakesnow.connect()) as connection:
+        connection.cursor().execute(f"create schema if not exists {DATABASE}.SETUP")
 
     result = _setup(
         "--apply",
@@ -145,13 +158,19 @@ def test_apply_runs_every_statement_through_the_dbt_profiles_connection(
     assert "Applied" in result.stderr
     for value in SECRETS.values():
         assert value not in result.output, "the command must never show a secret"
-        assert any(value in sql for sql in received), "the secret values are bound when applied"
-    assert sum(sql.lstrip().startswith(("create", "put", "grant", "use")) for sql in received) >= 15
+        assert not any(value in sql for sql, _ in recorded), "no secret in any statement's text"
+        assert any(value in (params or ()) for _, params in recorded), "bound on the server"
+    bound = [sql for sql, params in recorded if params]
+    assert bound and all("?" in sql for sql in bound)
+    assert (
+        sum(sql.lstrip().startswith(("create", "put", "grant", "use")) for sql, _ in recorded) >= 25
+    )
     staged = {
         row[0].rsplit("/", 1)[-1]
         for row in fakesnow.query(f"list @{DATABASE}.SETUP.spotify_audiences_code")
     }
-    assert {"phone_numbers.py", "spotify_audiences.zip"} <= staged
+    version = importlib.metadata.version("phonenumbers")
+    assert {"phone_numbers.py", f"phonenumbers-{version}.zip", "spotify_audiences.zip"} <= staged
     with zipfile.ZipFile(tmp_path / "spotify_audiences.zip") as archive:
         assert "spotify_audiences/snowflake/procedure.py" in archive.namelist()
         assert "spotify_audiences/sync.py" in archive.namelist()
@@ -186,3 +205,58 @@ def test_the_staged_zip_holds_everything_the_handlers_import(tmp_path):
     assert where.startswith(str(code_zip)), "the handler must come from the zip"
     # PACKAGES = ('snowflake-snowpark-python', 'requests'): nothing of the dbt side may be needed
     assert not {"dbt", "duckdb", "click", "phonenumbers", "jinja2"} & set(ast.literal_eval(modules))
+
+
+def test_rotate_refresh_token_binds_the_new_token_and_prints_nothing(fakesnow, recorded):
+    new_token = "AQrotated-token-4c1e"
+    result = _setup(
+        "--apply",
+        "--rotate-refresh-token",
+        "--target",
+        "fakesnow",
+        "--admin-role",
+        "FAKE_ROLE",
+        env={"SPOTIFY_REFRESH_TOKEN": new_token, "FAKESNOW_PORT": str(fakesnow.port)},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert new_token not in result.output
+    (alter,) = [(sql, params) for sql, params in recorded if sql.startswith("alter secret")]
+    sql, params = alter
+    assert "oauth_refresh_token = ?" in sql and "oauth_refresh_token_expiry_time = ?" in sql
+    assert new_token not in sql
+    assert params[0] == new_token
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", params[1])
+    assert not [s for s, _ in recorded if s.lstrip().startswith("create")], "nothing recreated"
+
+
+def test_on_run_start_check_names_the_setup_when_the_staged_files_are_missing(fakesnow, tmp_path):
+    from snowflake_helpers import dbt_on_fakesnow
+
+    version = importlib.metadata.version("phonenumbers")
+    check = "spotify_audiences_check_staged"
+    with contextlib.closing(fakesnow.connect()) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"create schema if not exists {DATABASE}.CHECKED")
+        cursor.execute(f"create stage if not exists {DATABASE}.CHECKED.spotify_audiences_code")
+    args = {"stage": f"{DATABASE}.NOWHERE.spotify_audiences_code", "phonenumbers_version": version}
+    missing_stage = dbt_on_fakesnow(
+        fakesnow, tmp_path, "run-operation", check, "--args", json.dumps(args)
+    )
+    assert missing_stage.returncode != 0
+    assert "does not exist" in missing_stage.stdout
+    assert "spotify-audiences snowflake-setup" in missing_stage.stdout
+
+    args["stage"] = f"{DATABASE}.CHECKED.spotify_audiences_code"
+    empty = dbt_on_fakesnow(fakesnow, tmp_path, "run-operation", check, "--args", json.dumps(args))
+    assert empty.returncode != 0
+    assert f"phonenumbers-{version}.zip" in empty.stdout
+    assert "spotify-audiences snowflake-setup" in empty.stdout
+
+    setup = _setup("--print", "--build-dir", str(tmp_path), schema="CHECKED")
+    for name in ("phone_numbers.py", f"phonenumbers-{version}.zip"):
+        put = next(s for s in _statements(setup.stdout) if s.startswith("put ") and name in s)
+        with contextlib.closing(fakesnow.connect()) as connection:
+            connection.cursor().execute(put)
+    staged = dbt_on_fakesnow(fakesnow, tmp_path, "run-operation", check, "--args", json.dumps(args))
+    assert staged.returncode == 0, staged.stdout[-3000:]
