@@ -18,9 +18,9 @@ from spotify_audiences.config import (
     SpotifySettings,
     check_endpoint,
 )
+from spotify_audiences.credentials import ENV_TOKEN_FILE, TokenStore
 from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
 from spotify_audiences.in_warehouse import SyncRequest, run_sync
-from spotify_audiences.credentials import ENV_TOKEN_FILE, TokenStore
 from spotify_audiences.login import DEFAULT_PORT
 from spotify_audiences.sync import AudienceResult, SyncOptions
 from spotify_audiences.warehouse import open_mart_reader

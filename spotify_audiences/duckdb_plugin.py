@@ -36,7 +36,6 @@ SYNC_FUNCTION = "spotify_audiences_sync"
 def sync_on_connection(connection: DuckDBPyConnection, request: str) -> str:
     """Run the sync that ``request`` (JSON: audiences, schema, options) asks for; JSON out."""
     from spotify_audiences.config import SpotifySettings
-    from spotify_audiences.credentials import settings_with_stored_token
     from spotify_audiences.in_warehouse import SyncRequest, run_sync
     from spotify_audiences.warehouse import DuckDBMartReader
 

@@ -55,12 +55,12 @@ from spotify_audiences.config import (
     SpotifySettings,
     check_endpoint,
 )
-from spotify_audiences.errors import ConfigError, RefusedError, SpotifyAudiencesError
 from spotify_audiences.credentials import (
     TokenStore,
     settings_with_stored_token,
     warn_refresh_token_age,
 )
+from spotify_audiences.errors import ConfigError, RefusedError, SpotifyAudiencesError
 from spotify_audiences.status import check_status
 from spotify_audiences.sync import MirrorSync, SyncOptions, connect
 from spotify_audiences.warehouse import BUILD_LOG, MartReader
