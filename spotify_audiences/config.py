@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -237,7 +238,8 @@ def audience_config(
     if config.audience_id:
         validate_uuid(config.audience_id, what=f"{where}: audience_id")
     if config.ad_account_id:
-        validate_uuid(config.ad_account_id, what=f"{where}: ad_account_id")
+        account = validate_uuid(config.ad_account_id, what=f"{where}: ad_account_id")
+        config = dataclasses.replace(config, ad_account_id=account)
     return config
 
 

@@ -43,6 +43,7 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +222,8 @@ def check_tests(reader: MartReader, request: SyncRequest) -> bool | None:
         ", ".join(f"{t.get('name')} ({t.get('status', 'fail')})" for t in build.failed_tests)
         or f"{build.tests_failed} test(s)"
     )
-    when = f" at {build.recorded_at:%Y-%m-%d %H:%M} UTC" if build.recorded_at else ""
+    recorded = build.recorded_at
+    when = f" at {recorded:%Y-%m-%d %H:%M} UTC" if isinstance(recorded, datetime) else ""
     which = (
         f"The last dbt {build.dbt_command or 'invocation'} on these marts "
         f"(target {build.target_name!r}{when}, invocation {build.invocation_id})"
@@ -261,9 +263,9 @@ def run_sync(
     the test gate refuses.
     """
     settings = request.with_endpoints(settings)
-    settings.validated(require_credentials=False, require_account=False)
     tokens = None
     if not request.dry_run:
+        settings.validated(require_credentials=False, require_account=False)
         if credentials is not None:
             settings, tokens = credentials(settings)
         else:

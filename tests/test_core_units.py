@@ -7,7 +7,13 @@ import logging
 
 import pytest
 
-from spotify_audiences.config import Secret, SpotifySettings, check_endpoint, validate_audience_name
+from spotify_audiences.config import (
+    ProjectConfig,
+    Secret,
+    SpotifySettings,
+    check_endpoint,
+    validate_audience_name,
+)
 from spotify_audiences.errors import ConfigError, WarehouseError
 from spotify_audiences.export import write_audience_csv
 from spotify_audiences.logs import RedactingFilter, redact
@@ -176,3 +182,73 @@ def test_chunk_size_is_a_multiple_of_256_kib(size, ok):
     else:
         with pytest.raises(ConfigError, match="256 KiB"):
             validate_chunk_size(size)
+
+
+OTHER_ACCOUNT = "7b1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
+
+
+def test_config_var_takes_a_model_and_an_ad_account_per_audience():
+    config = ProjectConfig.from_mapping(
+        {
+            "defaults": {"min_identifiers": 2000, "ad_account_id": ACCOUNT},
+            "audiences": {
+                "Lapsed": {"model": "crm_lapsed", "ad_account_id": OTHER_ACCOUNT.upper()},
+                "Fans": {"model": "crm_fans"},
+            },
+        }
+    )
+    assert config.for_audience("Lapsed").ad_account_id == OTHER_ACCOUNT
+    assert config.for_audience("Fans").ad_account_id == ACCOUNT
+    assert config.for_audience("Fans").min_identifiers == 2000
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"defaults": {"model": "crm"}}, "defaults: unknown key"),
+        ({"defaults": {"audience_id": ACCOUNT}}, "defaults: unknown key"),
+        ({"audiences": {"A": {"ad_account_id": "acct-1"}}}, "audiences.A: ad_account_id"),
+        ({"audiences": {"A": {"max_shrink": 2}}}, "shares from 0 to 1"),
+    ],
+)
+def test_config_var_errors_name_the_key(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        ProjectConfig.from_mapping(raw)
+
+
+def test_the_env_ad_account_is_optional_when_audiences_name_theirs():
+    env = {k: v for k, v in FULL_ENV.items() if k != "SPOTIFY_AD_ACCOUNT_ID"}
+    assert SpotifySettings.from_env(env).validated(require_account=False).ad_account_id is None
+    bad = {**env, "SPOTIFY_AD_ACCOUNT_ID": "nope"}
+    with pytest.raises(ConfigError, match="SPOTIFY_AD_ACCOUNT_ID"):
+        SpotifySettings.from_env(bad).validated(require_account=False)
+
+
+def test_build_record_reads_the_failed_tests():
+    from spotify_audiences.warehouse import BuildRecord
+
+    record = BuildRecord.from_row(
+        {
+            "INVOCATION_ID": "abc",
+            "TESTS_RUN": 12,
+            "TESTS_FAILED": 1,
+            "FAILED_TESTS": '[{"name": "not_null_x", "status": "error"}]',
+        }
+    )
+    assert (record.tests_run, record.tests_failed) == (12, 1)
+    assert record.failed_tests == [{"name": "not_null_x", "status": "error"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "rendered"),
+    [
+        ("AUDIENCES", "AUDIENCES"),
+        ("spotify_audience_summary", "spotify_audience_summary"),
+        ("my-schema", '"my-schema"'),
+        ('we"ird', '"we""ird"'),
+    ],
+)
+def test_snowflake_identifiers_render_as_dbt_snowflake_does(name, rendered):
+    from spotify_audiences.warehouse import snowflake_quote
+
+    assert snowflake_quote(name) == rendered

@@ -113,7 +113,9 @@ def test_a_project_without_the_marts_is_a_clear_error(tmp_path):
         "somewhere_else:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: {tmp_path / 'x.duckdb'}\n"
     )
-    result = run_cli("sync", "--project-dir", str(project), "--dry-run", str(tmp_path / "out"))
+    result = run_cli(
+        "sync", "--project-dir", str(project), "--dry-run", str(tmp_path / "out"), cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "spotify_audiences.spotify_audience_identifiers" in result.stderr
     assert "packages.yml" in result.stderr

@@ -78,7 +78,7 @@ class SnowparkLedger:
         except Exception:  # Snowpark local testing runs no SQL: rewrite the table instead
             frame = self._table(table)
             for column in missing:
-                frame = frame.with_column(column.name.upper(), lit(None).cast(_type(column)))
+                frame = frame.with_column(column.name.upper(), lit(None, datatype=_type(column)))
             frame.cache_result().write.save_as_table(self._name(table), mode="overwrite")
 
     def _name(self, table: str) -> str:

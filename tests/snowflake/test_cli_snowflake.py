@@ -45,7 +45,10 @@ class SnowflakeMarts:
         return f"{DATABASE}.{self.schema}.{table}"
 
     def execute(self, sql: str, params=None) -> list[tuple]:
-        with contextlib.closing(self.fakesnow.connect()) as connection:
+        import snowflake.connector
+
+        kwargs = {**self.fakesnow.connect_kwargs(), "paramstyle": "qmark"}
+        with contextlib.closing(snowflake.connector.connect(**kwargs)) as connection:
             cursor = connection.cursor()
             cursor.execute(sql, params)
             return list(cursor.fetchall()) if cursor.description else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+from datetime import datetime
 
 import pytest
 from oracle import expected
@@ -211,3 +212,139 @@ def test_status_option_writes_status_rows_beside_the_ledger(snowpark, sandbox, r
     assert [(r["AUDIENCE_ID"], r["STATUS"]) for r in stored] == [
         (synced["audience_id"], rows[0]["status"])
     ]
+
+
+GATED = "SPOTIFY_AUDIENCES.GATED"
+
+
+@pytest.fixture
+def gated(snowpark, fakesnow, fakesnow_build):
+    """The marts in a schema of their own, with a build log whose last build failed a test."""
+    from snowflake.snowpark.types import (
+        BooleanType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    copy_marts(fakesnow, fakesnow_build.mart_schema, snowpark, GATED)
+    for table in LEDGER:
+        with contextlib.suppress(Exception):
+            snowpark.table(f"{GATED}.{table}").delete()
+    schema = StructType(
+        [
+            StructField("INVOCATION_ID", StringType()),
+            StructField("RECORDED_AT", TimestampType()),
+            StructField("DBT_COMMAND", StringType()),
+            StructField("TARGET_NAME", StringType()),
+            StructField("MARTS_BUILT", BooleanType()),
+            StructField("TESTS_RUN", LongType()),
+            StructField("TESTS_FAILED", LongType()),
+            StructField("FAILED_TESTS", StringType()),
+        ]
+    )
+    failed = json.dumps([{"name": "not_null_crm_snowfall_email", "status": "fail"}])
+    rows = [
+        ["old", datetime(2026, 1, 1, 6), "build", "prod", True, 30, 0, "[]"],
+        ["new", datetime(2026, 1, 2, 6), "build", "prod", True, 30, 1, failed],
+    ]
+    snowpark.create_dataframe(rows, schema=schema).write.save_as_table(
+        f"{GATED}.SPOTIFY_AUDIENCE_BUILD_LOG", mode="overwrite"
+    )
+    return GATED
+
+
+def test_procedure_refuses_after_failed_tests_unless_told(snowpark, sandbox, runtime, gated):
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+
+    with pytest.raises(Exception, match="not_null_crm_snowfall_email") as raised:
+        snowpark.call("SYNC_OAUTH", ["Ski Season"], gated, account, _endpoints(sandbox))
+    assert "ignore_test_failures" in str(raised.value)
+    assert sandbox.requests() == []
+
+    (ignored,) = _as_list(
+        snowpark.call(
+            "SYNC_OAUTH",
+            ["Ski Season"],
+            gated,
+            account,
+            _endpoints(sandbox, ignore_test_failures=True),
+        )
+    )
+    assert ignored["action"] == "created"
+    (hooked,) = _as_list(
+        snowpark.call(
+            "SYNC_OAUTH", ["Snowfall Fans"], gated, account, _endpoints(sandbox, test_gate=False)
+        )
+    )
+    assert hooked["action"] == "created"
+    log = snowpark.table(f"{gated}.SPOTIFY_AUDIENCE_SYNC_LOG").collect()
+    assert {(r["AUDIENCE_NAME"], r["IGNORED_TEST_FAILURES"]) for r in log} == {
+        ("Ski Season", True),
+        ("Snowfall Fans", None),
+    }
+
+
+def test_procedure_syncs_each_audience_to_the_account_the_build_recorded(
+    snowpark, fakesnow, fakesnow_build, monkeypatch
+):
+    from snowflake.snowpark.functions import col, lit, when
+
+    second = "0d5e7a1b-3c2d-4e5f-8a9b-1c2d3e4f5a6b"
+    schema = "SPOTIFY_AUDIENCES.ACCOUNTS"
+    copy_marts(fakesnow, fakesnow_build.mart_schema, snowpark, schema)
+    for table in LEDGER:
+        with contextlib.suppress(Exception):
+            snowpark.table(f"{schema}.{table}").delete()
+    summary = snowpark.table(f"{schema}.SPOTIFY_AUDIENCE_SUMMARY")
+    summary.with_column(
+        "AD_ACCOUNT_ID",
+        when(col("AUDIENCE_NAME") == lit("Ski Season"), lit(second)).otherwise(lit(None)),
+    ).cache_result().write.save_as_table(f"{schema}.SPOTIFY_AUDIENCE_SUMMARY", mode="overwrite")
+
+    from spotify_ads_sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(other_ad_account_ids=(second,)), port=0) as sandbox:
+        monkeypatch.setitem(
+            __import__("sys").modules, "_snowflake", SnowflakeRuntime(sandbox.env())
+        )
+        default = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+        results = _as_list(snowpark.call("SYNC_OAUTH", None, schema, default, _endpoints(sandbox)))
+
+        assert {r["audience_name"]: r["ad_account_id"] for r in results} == {
+            "Ski Season": second,
+            "Snowfall Fans": default,
+        }
+        assert [a["name"] for a in sandbox.list_audiences(second)] == ["Ski Season"]
+        assert [a["name"] for a in sandbox.list_audiences(default)] == ["Snowfall Fans"]
+        want = expected(fakesnow_build.members_csv)
+        for result in results:
+            members = sandbox.audience_members(result["audience_id"])
+            assert members == want[result["audience_name"]]["members"]
+        log = snowpark.table(f"{schema}.SPOTIFY_AUDIENCE_SYNC_LOG").collect()
+        assert {(r["AUDIENCE_NAME"], r["AD_ACCOUNT_ID"]) for r in log} == {
+            ("Ski Season", second),
+            ("Snowfall Fans", default),
+        }
+
+
+def test_snowpark_ledger_of_an_older_version_gains_the_new_column(snowpark):
+    from snowflake.snowpark.types import StructType
+
+    from spotify_audiences.snowflake.ledger import SnowparkLedger, _schema
+
+    schema = "SPOTIFY_AUDIENCES.OLD_LEDGER"
+    # the sync log as the previous version wrote it: every column but the last one
+    old = StructType(_schema("spotify_audience_sync_log").fields[:-1])
+    row = ["r1", None, None, "A", None, "created"] + [None] * (len(old.fields) - 6)
+    snowpark.create_dataframe([row], schema=old).write.save_as_table(
+        f"{schema}.SPOTIFY_AUDIENCE_SYNC_LOG", mode="overwrite"
+    )
+
+    SnowparkLedger(snowpark, schema)
+
+    table = snowpark.table(f"{schema}.SPOTIFY_AUDIENCE_SYNC_LOG")
+    assert "IGNORED_TEST_FAILURES" in table.columns
+    assert [(r["RUN_ID"], r["IGNORED_TEST_FAILURES"]) for r in table.collect()] == [("r1", None)]
