@@ -216,9 +216,13 @@ class SnowflakeRuntime:
 
 
 def project_with_post_hook(
-    directory: Path, model: str = "spotify_audience_summary", hook: str | None = None
+    directory: Path, hook: str | None = None, failing_test: str | None = None
 ) -> Path:
-    """A copy of the dbt project whose ``model`` has the sync post-hook, as a user would add it."""
+    """A copy of the dbt project; ``hook`` replaces the sync post-hook of spotify_audience_sync.
+
+    ``failing_test`` adds a singular data test of that name that fails on the members, upstream
+    of the marts, as a user's failing test would.
+    """
     import shutil
 
     import yaml
@@ -229,7 +233,13 @@ def project_with_post_hook(
     shutil.copytree(ROOT / "tests" / "dbt", directory / "tests" / "dbt")
     shutil.copy(ROOT / "profiles.yml", directory / "profiles.yml")
     project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
-    marts = project["models"]["spotify_audiences"].setdefault("marts", {})
-    marts[model] = {"+post-hook": hook or "{{ spotify_audiences_sync() }}"}
+    if hook is not None:
+        sync = project["models"]["spotify_audiences"]["sync"]["spotify_audience_sync"]
+        sync["+post-hook"] = hook
+    if failing_test:
+        (directory / "tests" / "dbt" / f"{failing_test}.sql").write_text(
+            "-- fails on purpose: every member row is a failure\n"
+            "select * from {{ ref('stg_audience_members') }}\n"
+        )
     (directory / "dbt_project.yml").write_text(yaml.safe_dump(project, sort_keys=False))
     return directory

@@ -13,7 +13,7 @@ import sqlglot
 from members_factory import write_members
 from oracle import expected
 from snowflake_helpers import dbt_on_fakesnow, project_with_post_hook
-from support import BIN
+from support import BIN, ROOT
 
 from spotify_audiences.duckdb_plugin import sync_on_connection
 from spotify_audiences.in_warehouse import SyncFailedError
@@ -71,7 +71,7 @@ def test_duckdb_build_syncs_in_process_only_when_the_var_says_so(tmp_path, sandb
         tmp_path,
         "run",
         "--select",
-        "spotify_audience_summary",
+        "spotify_audience_sync",
         "--vars",
         json.dumps(csv_var),
         env=env,
@@ -101,11 +101,51 @@ def test_in_process_sync_refuses_like_the_cli_and_fails_the_hook(
     assert sandbox.requests() == []
 
 
-def test_hook_refuses_the_identifiers_mart_it_would_run_before(tmp_path):
-    project = project_with_post_hook(tmp_path / "project", model="spotify_audience_identifiers")
-    result = _dbt_local(project, tmp_path, "parse", env=dict(os.environ))
+def test_a_failing_test_upstream_of_the_marts_skips_the_sync_hook(tmp_path, sandbox):
+    project = project_with_post_hook(tmp_path / "project", failing_test="assert_members_rejected")
+    members = write_members(tmp_path / "members.csv", seed=6, audiences={"Night Owls": 1300})
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")},
+        **sandbox.env(),
+        "SPOTIFY_AUDIENCES_DUCKDB": str(tmp_path / "audiences.duckdb"),
+    }
+    dbt_vars = {"audience_members_csv": str(members), "spotify_audiences_sync": True}
+
+    result = _dbt_local(project, tmp_path, "build", "--vars", json.dumps(dbt_vars), env=env)
+
     assert result.returncode != 0
-    assert "put it on spotify_audience_summary" in result.stdout
+    run_results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+    status = {r["unique_id"].split(".")[-1]: r["status"] for r in run_results["results"]}
+    assert status["assert_members_rejected"] == "fail"
+    assert status["spotify_audience_sync"] == "skipped"
+    assert sandbox.requests() == [], "nothing may reach Spotify when a test failed"
+    log = (tmp_path / "logs" / "dbt.log").read_text()
+    assert "select spotify_audiences_sync(" not in log
+
+
+def test_the_sync_hook_hangs_on_the_terminal_model_after_every_mart(tmp_path):
+    result = _dbt_local(ROOT, tmp_path, "parse", env=dict(os.environ))
+    assert result.returncode == 0, result.stdout[-4000:]
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    hooked = {
+        node["name"]
+        for node in nodes.values()
+        if any(
+            "spotify_audiences_sync()" in hook["sql"]
+            for hook in node["config"].get("post-hook", [])
+        )
+    }
+    assert hooked == {"spotify_audience_sync"}
+    sync = nodes["model.spotify_audiences.spotify_audience_sync"]
+    assert sync["config"]["materialized"] == "view"
+    assert set(sync["depends_on"]["nodes"]) == {
+        f"model.spotify_audiences.{mart}"
+        for mart in (
+            "spotify_audience_identifiers",
+            "spotify_audience_rejects",
+            "spotify_audience_summary",
+        )
+    }
 
 
 def test_snowflake_post_hook_calls_the_procedure_on_the_marts_just_built(
@@ -114,7 +154,10 @@ def test_snowflake_post_hook_calls_the_procedure_on_the_marts_just_built(
     assert fakesnow_build.returncode == 0
     project = project_with_post_hook(
         tmp_path / "project",
-        hook="{{ spotify_audiences_sync(['Ski Season'], options={'min_identifiers': 1000}) }}",
+        hook=(
+            "{{ spotify_audiences.spotify_audiences_sync("
+            "['Ski Season'], options={'dry_run': true}) }}"
+        ),
     )
     dbt_vars = {
         "audience_members_relation": fakesnow_build.members_table,
@@ -125,7 +168,7 @@ def test_snowflake_post_hook_calls_the_procedure_on_the_marts_just_built(
         tmp_path,
         "run",
         "--select",
-        "spotify_audience_summary",
+        "spotify_audience_sync",
         "--vars",
         json.dumps(dbt_vars),
         project_dir=project,
@@ -140,8 +183,7 @@ def test_snowflake_post_hook_calls_the_procedure_on_the_marts_just_built(
     assert """audiences => parse_json('["Ski Season"]')::array""" in statement
     options = statement[statement.index("options => parse_json('") + 23 :]
     options = json.loads(options[: options.index("')::object")])
-    assert options["min_identifiers"] == 1000
-    assert options["config"]["defaults"]["min_identifiers"] == 1000, (
-        "the project config rides along"
+    assert options == {"dry_run": True}, (
+        "the per-audience settings come from the summary's columns, not from the var"
     )
     sqlglot.tokenize(statement, read="snowflake")
