@@ -247,8 +247,9 @@ def spotify_checks(
     settings: SpotifySettings, sink: Any, targets: Targets, token_file: Path | None
 ) -> list[Check]:
     """Credentials, refresh, token age, ad accounts, permission, API terms, audience ids."""
-    from spotify_audiences.ads import API_TERMS_URL
-    from spotify_audiences.sync import connect
+    from spotify_audiences.ads import API_TERMS_URL, AdsClient
+    from spotify_audiences.auth import AccessTokens
+    from spotify_audiences.transport import Transport
 
     group = "Spotify"
     checks: list[Check] = []
@@ -274,13 +275,23 @@ def spotify_checks(
         return checks
     checks.append(Check(group, "credentials present", PASS, "client id and refresh token"))
     try:
-        connection = connect(settings.validated(require_credentials=True), timeout=30, sink=sink)
+        settings.validated(require_credentials=True)
     except ConfigError as exc:
         checks.append(Check(group, "settings valid", FAIL, str(exc), "Fix the named variable."))
         return checks
+    assert settings.client_id is not None and settings.refresh_token is not None
+    transport = Transport(timeout=30)
+    tokens = AccessTokens(
+        transport,
+        accounts_url=settings.accounts_url,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        refresh_token=settings.refresh_token,
+        sink=sink,
+    )
     try:
         try:
-            connection.client._tokens.token()  # the refresh, nothing else
+            tokens.token()  # the refresh, nothing else
         except TokenExpiredError as exc:
             checks.append(
                 Check(
@@ -311,9 +322,10 @@ def spotify_checks(
                     "Renew soon: `spotify-audiences login`." if status == WARN else None,
                 )
             )
-        checks += _account_checks(connection.client, targets, API_TERMS_URL)
+        client = AdsClient(transport, tokens, base_url=settings.ads_api_url)
+        checks += _account_checks(client, targets, API_TERMS_URL)
     finally:
-        connection.close()
+        transport.close()
     return checks
 
 

@@ -48,8 +48,6 @@ from spotify_audiences.snowflake.staged import (
     pinned_phonenumbers_version,
 )
 
-__all__ = ["CODE_ZIP", "build_code_zip"]
-
 HOSTS = ("accounts.spotify.com", "api-partner.spotify.com", "storage.googleapis.com")
 AUTH_MODES = ("oauth2", "generic")
 ENV_CLIENT_ID = "SPOTIFY_CLIENT_ID"
