@@ -79,6 +79,8 @@ class SyncOptions:
     force: bool = False
     allow_shrink: bool = False
     progress: bool = False  # a progress line on an interactive terminal
+    # The Snowflake procedure's allow-list (fixed at setup); None: any account
+    allowed_ad_accounts: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -244,6 +246,17 @@ class MirrorSync:
 
     def _account(self, name: str, config: AudienceConfig) -> str | None:
         """The audience's ad account, else the sync's default; None only for a dry run."""
+        account = self._resolve_account(name, config)
+        allowed = self.options.allowed_ad_accounts
+        if account is not None and allowed is not None and account not in allowed:
+            raise ConfigError(
+                f"{name!r} names the ad account {account}, which this procedure may not sync "
+                f"to (allowed: {', '.join(allowed) or 'none'}). An admin adds it with "
+                "`spotify-audiences snowflake-setup --part owner --allow-ad-account ID`."
+            )
+        return account
+
+    def _resolve_account(self, name: str, config: AudienceConfig) -> str | None:
         if config.ad_account_id:
             return config.ad_account_id.strip().lower()
         if self._settings.ad_account_id:

@@ -329,3 +329,29 @@ def test_a_ledger_of_an_older_version_gains_the_new_column(wh):
     assert result.returncode == 0, result.stderr
     (row,) = wh.log()
     assert row["action"] == "created" and row["ignored_test_failures"] is False
+
+
+def test_an_allow_list_refuses_an_account_the_summary_names(wh):
+    """The Snowflake procedure's allow-list also covers each audience's own ad account."""
+    import dataclasses
+
+    from spotify_audiences.config import SpotifySettings
+    from spotify_audiences.in_warehouse import SyncRequest, run_sync
+    from spotify_audiences.warehouse import DuckDBMartReader
+
+    wh.settings({SOUTH: {"ad_account_id": SECOND_ACCOUNT}})
+    request = SyncRequest.parse([NORTH, SOUTH], {"raise_on_failure": False})
+    request = dataclasses.replace(
+        request,
+        options=dataclasses.replace(request.options, allowed_ad_accounts=(DEFAULT_AD_ACCOUNT_ID,)),
+    )
+    results = run_sync(
+        lambda: DuckDBMartReader(wh.db, read_only=False),
+        SpotifySettings.from_env(wh.sandbox.env()),
+        request,
+    )
+    got = {r["audience_name"]: r for r in results}
+    assert got[NORTH]["action"] == "created"
+    assert got[SOUTH]["action"] == "failed"
+    assert "may not sync to" in got[SOUTH]["error"] and SECOND_ACCOUNT in got[SOUTH]["error"]
+    assert not any(SECOND_ACCOUNT in (r.get("path") or "") for r in wh.sandbox.requests())

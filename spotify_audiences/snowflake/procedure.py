@@ -24,6 +24,7 @@ unless ``options => {'ignore_test_failures': true}``; the dbt post-hook passes
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 from snowflake.snowpark import Session
@@ -82,6 +83,10 @@ def run(
     """
     mart_schema, ad_account_id = guard(session, policy, mart_schema, ad_account_id, options)
     request = SyncRequest.parse(audiences, options)
+    if policy is not None:
+        # the summary mart names each audience's account: those must be allowed too
+        allowed = dataclasses.replace(request.options, allowed_ad_accounts=policy.ad_account_ids)
+        request = dataclasses.replace(request, options=allowed)
     schema = mart_schema or f"{session.get_current_database()}.{session.get_current_schema()}"
     sink = LogRotationSink("the secret bound as spotify_refresh_token (ALTER SECRET)")
     return run_sync(
