@@ -14,10 +14,7 @@ identifiers_with_region as (
         *,
         case
             when source_column = 'phone'
-                then coalesce(
-                    upper(phone_country),
-                    '{{ var("default_phone_region") | upper }}'
-                )
+                then coalesce(upper(phone_country), '{{ spotify_audiences.default_phone_region() }}')
         end as phone_region
 
     from identifiers
