@@ -282,6 +282,13 @@ class Bench:
         )
         sql = compiled.read_text()
         sql = re.sub(r'"[^"]+"\."main"\."int_audience_identifiers_unpivoted"', "phones", sql)
+        # no suppression list: an empty relation of the same shape
+        sql = re.sub(
+            r'"[^"]+"\."main"\."int_audience_suppressions_unpivoted"',
+            "(select member_row_id as suppression_row_id, * exclude (member_row_id) "
+            "from phones where false)",
+            sql,
+        )
         sql = sql[: sql.rindex("select * from final")]
         con = duckdb.connect()
         con.execute(f"attach '{self.database}' as built (read_only)")
