@@ -46,7 +46,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 # The email rules of int_audience_identifiers_unpivoted (trim) and _normalized (lower-case,
 # validate, hash) over a table of raw emails; dbt compiles it with the project's own macros.
 EMAIL_SELECT = """
-select case when {{ is_valid_email('value') }} then {{ sha256_hex('value') }} end
+select case
+    when {{ is_valid_email('value') }} and not {{ contains_invisible_character('value') }}
+        then {{ sha256_hex('value') }}
+end
 from (select lower({{ trim_whitespace('email') }}) as value from emails) as normalized
 """
 # Targets of the issue this bench measures.
