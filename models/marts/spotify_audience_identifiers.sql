@@ -14,7 +14,7 @@ final as (
         identifier_sha256
 
     from identifiers
-    where is_valid
+    where is_valid and not is_suppressed
 
 )
 

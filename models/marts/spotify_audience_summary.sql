@@ -51,6 +51,22 @@ identifier_counts as (
 
 ),
 
+-- valid values withheld because they match the suppression list (they count as hashed too)
+suppressed_counts as (
+
+    select
+        audience_name,
+        count(*) as identifiers_suppressed,
+        count(case when identifier_type = 'EMAIL_ID_SHA256' then 1 end) as suppressed_email,
+        count(case when identifier_type = 'PHONE_NUMBER_SHA256' then 1 end) as suppressed_phone,
+        count(case when identifier_type = 'DEVICE_ID_SHA256' then 1 end) as suppressed_device_id
+
+    from identifiers
+    where is_suppressed
+    group by 1
+
+),
+
 distinct_hash_counts as (
 
     select
@@ -92,7 +108,11 @@ final as (
         cast(coalesce(
             configured_settings.max_rejected_share,
             {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.max_rejected_share) }}
-        ) as double) as max_rejected_share
+        ) as double) as max_rejected_share,
+        cast(coalesce(suppressed_counts.identifiers_suppressed, 0) as bigint) as identifiers_suppressed,
+        cast(coalesce(suppressed_counts.suppressed_email, 0) as bigint) as suppressed_email,
+        cast(coalesce(suppressed_counts.suppressed_phone, 0) as bigint) as suppressed_phone,
+        cast(coalesce(suppressed_counts.suppressed_device_id, 0) as bigint) as suppressed_device_id
 
     from member_counts
     left join identifier_counts
@@ -101,6 +121,8 @@ final as (
         on member_counts.audience_name = distinct_hash_counts.audience_name
     left join configured_settings
         on member_counts.audience_name = configured_settings.audience_name
+    left join suppressed_counts
+        on member_counts.audience_name = suppressed_counts.audience_name
 
 )
 

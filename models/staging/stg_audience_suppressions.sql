@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    {{ audience_suppressions_source() }}
+
+),
+
+renamed as (
+
+    select
+        ----------  ids
+        row_number() over (
+            order by
+                audience_name,
+                email,
+                phone,
+                phone_country,
+                device_id,
+                email_sha256,
+                phone_sha256,
+                device_id_sha256
+        ) as suppression_row_id,
+
+        ----------  audience: null means every audience
+        nullif({{ trim_whitespace('audience_name') }}, '') as audience_name,
+
+        ----------  identifiers, exactly as listed
+        email,
+        phone,
+        phone_country,
+        device_id,
+        email_sha256,
+        phone_sha256,
+        device_id_sha256
+
+    from source
+
+)
+
+select * from renamed
