@@ -195,7 +195,7 @@ class SyncFailedError(SpotifyAudiencesError):
         self.exit_code = next((int(r.get("exit_code") or 1) for r in failed), 1)
 
 
-class TestsFailedError(RefusedError):
+class FailedTestsError(RefusedError):
     """The build that produced the marts had failing, erroring or skipped tests."""
 
 
@@ -237,10 +237,10 @@ def check_tests(reader: MartReader, request: SyncRequest) -> bool | None:
             failed,
         )
         return True
-    raise TestsFailedError(
+    raise FailedTestsError(
         f"{which} had {build.tests_failed} failed test(s): {failed}. Nothing was synced.",
         hint="Fix them and run `dbt build` again, or sync anyway with --ignore-test-failures "
-        "(procedure and post-hook: options {'ignore_test_failures': true}).",
+        "(the procedure: options => {'ignore_test_failures': true}).",
     )
 
 
@@ -259,7 +259,7 @@ def run_sync(
     closed here). ``credentials`` is called only when the sync will talk to Spotify; without
     it, the refresh token is the settings', else the one ``spotify-audiences login`` saved in
     ``token_store`` (which also receives rotations). Raises :class:`SyncFailedError` when an
-    audience failed and the request does not say otherwise, :class:`TestsFailedError` when
+    audience failed and the request does not say otherwise, :class:`FailedTestsError` when
     the test gate refuses.
     """
     settings = request.with_endpoints(settings)
