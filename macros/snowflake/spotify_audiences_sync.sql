@@ -20,8 +20,11 @@
 {% macro spotify_audiences_sync(audiences=none, options=none) %}
     {%- if execute and var('spotify_audiences_sync', false) -%}
         {%- set summary = spotify_audiences.spotify_audiences_mart_relation('spotify_audience_summary') -%}
+        {#- dbt already gated this hook on the tests; the build log row of this invocation is
+            written only in on-run-end, so the sync must not gate on the previous one -#}
+        {%- set call_options = dict(options or {}, test_gate=false) -%}
         {{ return(adapter.dispatch('spotify_audiences_sync_sql', 'spotify_audiences')(
-            summary, audiences, options or {}
+            summary, audiences, call_options
         )) }}
     {%- endif -%}
     {{ return('') }}

@@ -183,7 +183,7 @@ def test_snowflake_post_hook_calls_the_procedure_on_the_marts_just_built(
     assert """audiences => parse_json('["Ski Season"]')::array""" in statement
     options = statement[statement.index("options => parse_json('") + 23 :]
     options = json.loads(options[: options.index("')::object")])
-    assert options == {"dry_run": True}, (
-        "the per-audience settings come from the summary's columns, not from the var"
-    )
+    # the settings come from the summary's columns, not from the var; dbt already gated the
+    # hook on the tests, so the procedure must not gate on the previous build's log row
+    assert options == {"dry_run": True, "test_gate": False}
     sqlglot.tokenize(statement, read="snowflake")
