@@ -134,7 +134,7 @@ def safe_origin(url: str) -> str:
     return f"{parts.scheme or '?'}://{host}" + (f":{port}" if port else "")
 
 
-def server_wait(headers: Mapping[str, str], status: int) -> float | None:
+def server_wait(headers: Mapping[str, str], status: int = 429) -> float | None:
     """Seconds the server asked us to wait before repeating a request that got ``status``.
 
     ``Retry-After`` (seconds) counts for any status. ``X-RateLimit-Reset`` describes the rate
