@@ -168,6 +168,8 @@ def test_a_failing_test_means_no_upload_and_a_refusal_naming_it(
 ):
     database = tmp_path / "acme.duckdb"
     env = _spotify_env(sandbox, database)
+    # marts from an earlier good build are there; the next build fails a test upstream of them
+    assert _run(user_venv, project, "dbt", "build", env=env).returncode == 0
     failing = json.dumps({"acme_require_lapsed_phone": True, "spotify_audiences_sync": True})
     built = _run(user_venv, project, "dbt", "build", "--vars", failing, env=env)
     assert built.returncode != 0, "the enabled test must fail the build"
