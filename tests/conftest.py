@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# the Snowflake helpers (fakesnow server, Snowpark runtime) serve tests outside tests/snowflake too
+sys.path.insert(0, str(Path(__file__).parent / "snowflake"))
 from support import Build, dbt_build
 
 
