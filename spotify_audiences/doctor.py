@@ -5,18 +5,21 @@ configured ad account (exists, visible, audience permission), the Ads API terms,
 configured ``audience_id``. Warehouse: the marts and their freshness, the last build's tests
 (``spotify_audience_build_log``) and, on Snowflake, every object ``snowflake-setup`` creates.
 
-Each check passes, fails with a one-line fix, or says it cannot verify here (an emulator that
-cannot answer, a table an older build did not write); only a run where every check passes exits
-0. Nothing is uploaded: the Spotify calls are reads (list and get audiences) and one token
-refresh; the warehouse is only queried.
+Doctor finds the warehouse as the sync does: :func:`~spotify_audiences.project.resolve_project`
+(the project's profile, the target, the marts' relations from ``dbt parse``, custom schemas
+included), the sync's :class:`~spotify_audiences.warehouse.MartReader` for the marts, their
+settings columns and the build log, and :func:`~spotify_audiences.snowflake.connector.connect`
+for Snowflake. Each check passes, fails with a one-line fix, or says it cannot verify here (an
+emulator that cannot answer, a table an older build did not write); only a run where every check
+passes exits 0. Nothing is uploaded: the Spotify calls are reads (list and get audiences) and one
+token refresh; the warehouse is only queried (the ledger, which the reader would create, is
+never opened).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +28,7 @@ from typing import Any
 
 import click
 
-from spotify_audiences.config import CONFIG_VAR, SpotifySettings, validate_uuid
+from spotify_audiences.config import CONFIG_VAR, ENV_AD_ACCOUNT_ID, SpotifySettings, validate_uuid
 from spotify_audiences.errors import (
     ConfigError,
     NotFoundError,
@@ -33,17 +36,27 @@ from spotify_audiences.errors import (
     SpotifyApiError,
     SpotifyAudiencesError,
     TokenExpiredError,
+    WarehouseError,
+)
+from spotify_audiences.warehouse import (
+    BUILD_LOG,
+    BuildRecord,
+    DbtTarget,
+    MartReader,
+    MartRelations,
+    duckdb_quote,
+    snowflake_quote,
 )
 
 PASS, FAIL, UNKNOWN, WARN = "pass", "fail", "unknown", "warn"
 SYMBOLS = {PASS: "✓", FAIL: "✗", UNKNOWN: "?", WARN: "!"}
 CANNOT = "cannot verify here"
-MARTS = ("spotify_audience_identifiers", "spotify_audience_rejects", "spotify_audience_summary")
-BUILD_LOG = "spotify_audience_build_log"
-# Spotify refresh tokens last six months; warn in the last month.
-TOKEN_LIFETIME_DAYS = 180
-TOKEN_WARN_DAYS = 150
+QUERY_TAG = "spotify-audiences doctor"
 ACCESS_DENIED = "PERMISSION.AD_ACCOUNT_ACCESS_DENIED"
+PACKAGE = "spotify_audiences"
+# The package's default members file when this repository is the root project (the source's
+# external_location in models/staging/_staging__sources.yml).
+DEMO_CSV = "data/demo_audience_members.csv"
 
 
 @dataclass
@@ -68,30 +81,65 @@ class Targets:
 
     ad_accounts: list[str] = field(default_factory=list)
     audience_ids: list[tuple[str, str, str]] = field(default_factory=list)  # name, account, id
+    # audiences that name no ad account while SPOTIFY_AD_ACCOUNT_ID is unset
+    without_account: list[str] = field(default_factory=list)
     source: str = ""
 
 
-# --- the warehouse, behind one small function ------------------------------------------------
+# --- the warehouse, found and read as the sync finds and reads it ----------------------------
 
 
 class Warehouse:
-    """A read-only query interface to the target's warehouse."""
+    """The target's warehouse, read-only: the sync's mart reader and the connection under it.
+
+    ``reader`` is None when the marts cannot be read (``reader_error`` says why). The raw
+    ``connection`` serves what the reader has no method for: the Snowflake objects setup
+    creates, and the input's change time.
+    """
 
     def __init__(
         self,
-        kind: str,
-        schema: str,
-        run: Callable[[str, Sequence[Any]], list[tuple]],
-        close: Callable[[], None],
+        target: DbtTarget,
+        marts: MartRelations,
+        connection: Any,
         *,
-        account: str = "",
-        database: str = "",
-        role: str = "",
+        reader: MartReader | None = None,
+        reader_error: str | None = None,
         inputs_modified: Callable[[], datetime | None] = lambda: None,
     ) -> None:
-        self.kind, self.schema, self.account = kind, schema, account
-        self.database, self.role = database, role
-        self._run, self._close, self.inputs_modified = run, close, inputs_modified
+        self.target, self.marts, self.connection = target, marts, connection
+        self.reader, self.reader_error, self.inputs_modified = reader, reader_error, inputs_modified
+
+    @property
+    def kind(self) -> str:
+        """The dbt adapter type: duckdb or snowflake."""
+        return self.target.type
+
+    @property
+    def account(self) -> str:
+        """The Snowflake account of the profile ('' on DuckDB)."""
+        return str(getattr(self.target.credentials, "account", "") or "")
+
+    @property
+    def role(self) -> str:
+        """The dbt role of the profile ('' on DuckDB)."""
+        return str(getattr(self.target.credentials, "role", "") or "")
+
+    @property
+    def database(self) -> str:
+        """The profile's database."""
+        return str(self.target.credentials.database or "")
+
+    @property
+    def code_home(self) -> str:
+        """``database.schema`` of the profile: where setup stages the code and creates the UDF,
+        the procedure and the task (the target schema, which custom mart schemas do not move)."""
+        return f"{self.database}.{self.target.credentials.schema}"
+
+    @property
+    def marts_home(self) -> str:
+        """Where the marts, the build log and the ledger are, as dbt placed them."""
+        return _render(self.kind, self.marts.home.database, self.marts.home.schema)
 
     @property
     def emulator(self) -> bool:
@@ -99,57 +147,84 @@ class Warehouse:
         return self.kind == "snowflake" and self.account.lower() == "fakesnow"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of a read-only statement."""
-        return self._run(sql, params)
+        """Rows of a read-only statement (``?`` parameters)."""
+        cursor = self.connection.cursor()
+        try:
+            if params:
+                cursor.execute(sql, list(params))
+            else:
+                cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def last_marts_build(self, latest: BuildRecord) -> datetime | None:
+        """When a dbt invocation last built the marts (the latest one may only have tested)."""
+        if latest.marts_built:
+            return latest.recorded_at
+        relation = f"{self.marts_home}.{_render(self.kind, BUILD_LOG)}"
+        rows = self.query(
+            f"select max(recorded_at) from {relation} where marts_built"  # noqa: S608
+        )
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
-        """Release the connection."""
-        self._close()
+        """Release the reader and the connection."""
+        try:
+            if self.reader is not None:
+                self.reader.close()
+        finally:
+            self.connection.close()
+
+
+def _render(kind: str, *parts: str | None) -> str:
+    quote = duckdb_quote if kind == "duckdb" else snowflake_quote
+    return ".".join(quote(p) for p in parts if p)
 
 
 def open_warehouse(project_dir: Path, profiles_dir: Path | None, target: str | None) -> Warehouse:
     """The target's warehouse, opened read-only (the only place doctor connects)."""
-    from spotify_audiences.warehouse import load_dbt_target
+    from spotify_audiences.project import resolve_project
 
-    found = load_dbt_target(project_dir, profiles_dir, target)
-    creds = found.credentials
+    project = resolve_project(project_dir, profiles_dir, target)
+    found, marts = project.target, project.marts
     if found.type == "duckdb":
         import duckdb
 
-        path = Path(creds.path or "")
+        from spotify_audiences.warehouse import DuckDBMartReader
+
+        path = Path(found.credentials.path or "")
         if not path.is_file():
             raise ConfigError(f"No DuckDB database at {path}: run `dbt build` first.")
         connection = duckdb.connect(str(path), read_only=True)
         csv = _members_csv(project_dir)
-        return Warehouse(
-            "duckdb",
-            creds.schema or "main",
-            lambda sql, params: connection.execute(sql, list(params)).fetchall(),
-            connection.close,
-            inputs_modified=lambda: (
-                datetime.fromtimestamp(csv.stat().st_mtime, UTC).replace(tzinfo=None)
-                if csv and csv.is_file()
-                else None
-            ),
-        )
-    if found.type == "snowflake":
-        from spotify_audiences.snowflake.commands import connect_with_profile
 
-        connection = connect_with_profile(
-            project_dir, profiles_dir, found.name, query_tag="spotify-audiences doctor"
-        )
+        def open_reader() -> MartReader:
+            return DuckDBMartReader(path, relations=marts, connection=connection)
 
-        def run(sql: str, params: Sequence[Any]) -> list[tuple]:
-            return list(connection.cursor().execute(sql, list(params) or None).fetchall())
+        def inputs_modified() -> datetime | None:
+            if csv is None or not csv.is_file():
+                return None
+            return datetime.fromtimestamp(csv.stat().st_mtime, UTC).replace(tzinfo=None)
 
+    elif found.type == "snowflake":
+        from spotify_audiences.snowflake.connector import SnowflakeMartReader, connect
+
+        connection = connect(found, query_tag=QUERY_TAG)
         relation = _project_vars(project_dir).get("audience_members_relation")
+        creds = found.credentials
+
+        def open_reader() -> MartReader:
+            return SnowflakeMartReader(
+                connection, marts, owned=False, where=f"target {found.name!r}"
+            )
 
         def inputs_modified() -> datetime | None:
             parts = [p.strip('"').upper() for p in str(relation or "").split(".") if p]
             if not parts:
                 return None
             database, schema, table = [creds.database.upper(), creds.schema.upper(), *parts][-3:]
-            rows = run(
+            rows = warehouse.query(
                 f"select last_altered from {database}.information_schema.tables "  # noqa: S608
                 "where table_schema = ? and table_name = ?",
                 [schema, table],
@@ -159,34 +234,42 @@ def open_warehouse(project_dir: Path, profiles_dir: Path | None, target: str | N
             changed = rows[0][0]
             return changed.astimezone(UTC).replace(tzinfo=None) if changed.tzinfo else changed
 
-        return Warehouse(
-            "snowflake",
-            f"{creds.database}.{creds.schema}",
-            run,
-            connection.close,
-            account=str(creds.account or ""),
-            database=str(creds.database),
-            role=str(creds.role or ""),
-            inputs_modified=inputs_modified,
+    else:
+        raise ConfigError(
+            f"Target {found.name!r} is a {found.type!r} target; doctor reads duckdb "
+            "and snowflake targets."
         )
-    raise ConfigError(
-        f"Target {found.name!r} is a {found.type!r} target; doctor reads duckdb "
-        "and snowflake targets."
-    )
+    warehouse = Warehouse(found, marts, connection, inputs_modified=inputs_modified)
+    try:
+        warehouse.reader = open_reader()
+    except WarehouseError as exc:
+        warehouse.reader_error = str(exc)
+    return warehouse
 
 
-def _project_vars(project_dir: Path) -> dict[str, Any]:
+def _project_yaml(project_dir: Path) -> dict[str, Any]:
     import yaml
 
     try:
         project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
-    return project.get("vars") or {}
+    return project if isinstance(project, dict) else {}
+
+
+def _project_vars(project_dir: Path) -> dict[str, Any]:
+    return _project_yaml(project_dir).get("vars") or {}
+
+
+def _project_name(project_dir: Path) -> str:
+    return str(_project_yaml(project_dir).get("name") or "")
 
 
 def _members_csv(project_dir: Path) -> Path | None:
+    """The ``audience_members_csv`` var; unset, the demo file when this repo is the project."""
     value = _project_vars(project_dir).get("audience_members_csv")
+    if not value and (project_dir / DEMO_CSV).is_file() and _project_name(project_dir) == PACKAGE:
+        value = DEMO_CSV
     if not value:
         return None
     path = Path(str(value))
@@ -199,53 +282,48 @@ def _members_csv(project_dir: Path) -> Path | None:
 def configured_targets(
     warehouse: Warehouse | None, project_dir: Path, settings: SpotifySettings
 ) -> Targets:
-    """Accounts and audience ids: the summary mart's settings columns, else the dbt var."""
-    default = settings.ad_account_id.strip().lower() if settings.ad_account_id else None
-    rows: list[tuple[str, str | None, str | None]] = []
-    source = ""
-    if warehouse is not None:
-        try:
-            rows = [
-                (str(r[0]), r[1], r[2])
-                for r in warehouse.query(
-                    "select audience_name, ad_account_id, audience_id "  # noqa: S608
-                    f"from {_relation(warehouse, 'spotify_audience_summary')}"
-                )
-            ]
-            source = "the summary mart"
-        except Exception:  # an older build without the settings columns: the var then
-            rows = []
-    if not source:
-        audiences = (_project_vars(project_dir).get(CONFIG_VAR) or {}).get("audiences") or {}
+    """Each audience's ad account and audience id, resolved as the sync resolves them.
+
+    The summary mart's settings columns (what the build resolved from the var); for a summary
+    built without them, or marts that cannot be read, the ``spotify_audiences_config`` var of
+    dbt_project.yml. An audience without an ad account goes to ``SPOTIFY_AD_ACCOUNT_ID``.
+    """
+    from spotify_audiences.config import ProjectConfig
+
+    reader = warehouse.reader if warehouse is not None else None
+    built = reader.audience_settings() if reader is not None else None
+    rows: list[tuple[str, Any, Any]]
+    if built is not None:
+        rows = [(n, v.get("ad_account_id"), v.get("audience_id")) for n, v in built.items()]
+        source = "the summary mart"
+    else:
+        config = ProjectConfig.from_project(project_dir)
+        names = set(config.audiences) | set(reader.audience_names() if reader else [])
         rows = [
-            (str(name), (spec or {}).get("ad_account_id"), (spec or {}).get("audience_id"))
-            for name, spec in audiences.items()
+            (n, config.for_audience(n).ad_account_id, config.for_audience(n).audience_id)
+            for n in names
         ]
         source = f"the {CONFIG_VAR} var"
+    default = settings.ad_account_id.strip().lower() if settings.ad_account_id else None
     targets = Targets(source=source)
-    for name, account, audience_id in rows:
+    if default:
+        targets.ad_accounts.append(default)
+    for name, account, audience_id in sorted(rows, key=lambda row: str(row[0])):
         account = str(account).strip().lower() if account else default
-        if account and account not in targets.ad_accounts:
+        if not account:
+            targets.without_account.append(str(name))
+            continue
+        if account not in targets.ad_accounts:
             targets.ad_accounts.append(account)
-        if audience_id and account:
-            targets.audience_ids.append((name, account, str(audience_id).strip().lower()))
-    if default and default not in targets.ad_accounts:
-        targets.ad_accounts.insert(0, default)
+        if audience_id:
+            targets.audience_ids.append((str(name), account, str(audience_id).strip().lower()))
     return targets
-
-
-def _relation(warehouse: Warehouse, table: str) -> str:
-    if warehouse.kind == "duckdb":
-        return f'"{warehouse.schema}"."{table}"'
-    return f"{warehouse.schema}.{table}"
 
 
 # --- Spotify ------------------------------------------------------------------------------
 
 
-def spotify_checks(
-    settings: SpotifySettings, sink: Any, targets: Targets, token_file: Path | None
-) -> list[Check]:
+def spotify_checks(settings: SpotifySettings, sink: Any, targets: Targets) -> list[Check]:
     """Credentials, refresh, token age, ad accounts, permission, API terms, audience ids."""
     from spotify_audiences.ads import API_TERMS_URL, AdsClient
     from spotify_audiences.auth import AccessTokens
@@ -275,7 +353,7 @@ def spotify_checks(
         return checks
     checks.append(Check(group, "credentials present", PASS, "client id and refresh token"))
     try:
-        settings.validated(require_credentials=True)
+        settings.validated(require_credentials=True, require_account=False)
     except ConfigError as exc:
         checks.append(Check(group, "settings valid", FAIL, str(exc), "Fix the named variable."))
         return checks
@@ -308,20 +386,9 @@ def spotify_checks(
             checks.append(Check(group, "token refresh works", FAIL, str(exc), exc.hint))
             return checks
         checks.append(Check(group, "token refresh works", PASS, "got an access token"))
-        age = _token_age_days(token_file, settings)
+        age = _token_age_check(sink)
         if age is not None:
-            left = TOKEN_LIFETIME_DAYS - age
-            status = WARN if age >= TOKEN_WARN_DAYS else PASS
-            checks.append(
-                Check(
-                    group,
-                    "refresh token age",
-                    status,
-                    f"{age} days old; Spotify refresh tokens last about {TOKEN_LIFETIME_DAYS} "
-                    f"days ({max(left, 0)} left)",
-                    "Renew soon: `spotify-audiences login`." if status == WARN else None,
-                )
-            )
+            checks.append(age)
         client = AdsClient(transport, tokens, base_url=settings.ads_api_url)
         checks += _account_checks(client, targets, API_TERMS_URL)
     finally:
@@ -329,34 +396,60 @@ def spotify_checks(
     return checks
 
 
-def _token_age_days(token_file: Path | None, settings: SpotifySettings) -> int | None:
-    from spotify_audiences.login import ENV_TOKEN_FILE, default_token_path
-
-    if os.environ.get("SPOTIFY_REFRESH_TOKEN", "").strip():
-        return None  # an env var carries no date
-    path = token_file or (
-        Path(os.environ[ENV_TOKEN_FILE]) if os.environ.get(ENV_TOKEN_FILE) else default_token_path()
+def _token_age_check(sink: Any) -> Check | None:
+    """The refresh token's age, counted from the authorization ``login`` recorded."""
+    from spotify_audiences.credentials import (
+        AGE_WARNING_WINDOW,
+        REFRESH_TOKEN_LIFETIME,
+        TokenFileSink,
     )
-    try:
-        saved_at = json.loads(path.read_text()).get("saved_at")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return int((time.time() - float(saved_at)) // 86400) if saved_at else None
+
+    obtained_at = sink.obtained_at if isinstance(sink, TokenFileSink) else None
+    if obtained_at is None:
+        return None  # an env var (or a token file older than the dates) carries no date
+    age = datetime.now(UTC) - obtained_at
+    left = max((REFRESH_TOKEN_LIFETIME - age).days, 0)
+    status = WARN if age >= REFRESH_TOKEN_LIFETIME - AGE_WARNING_WINDOW else PASS
+    return Check(
+        "Spotify",
+        "refresh token age",
+        status,
+        f"{age.days} days old; Spotify refresh tokens last about "
+        f"{REFRESH_TOKEN_LIFETIME.days} days ({left} left)",
+        "Renew soon: `spotify-audiences login`." if status == WARN else None,
+    )
 
 
 def _account_checks(client: Any, targets: Targets, terms_url: str) -> list[Check]:
     group = "Spotify"
     checks: list[Check] = []
-    if not targets.ad_accounts:
-        return [
+    fix = (
+        f"Set ad_account_id for it in {CONFIG_VAR} and run `dbt build`, or set "
+        f"{ENV_AD_ACCOUNT_ID} for the audiences that name none."
+    )
+    if targets.without_account:
+        names = ", ".join(repr(n) for n in targets.without_account)
+        checks.append(
             Check(
                 group,
                 "ad account configured",
                 FAIL,
-                f"none in {targets.source} or the env",
-                "Set SPOTIFY_AD_ACCOUNT_ID or ad_account_id in spotify_audiences_config.",
+                f"no ad account for {names} (in {targets.source}) and {ENV_AD_ACCOUNT_ID} is unset",
+                fix,
             )
-        ]
+        )
+    elif not targets.ad_accounts:
+        checks.append(
+            Check(
+                group,
+                "ad account configured",
+                FAIL,
+                f"none in {targets.source} or {ENV_AD_ACCOUNT_ID}",
+                fix,
+            )
+        )
+    if not targets.ad_accounts:
+        return checks
     terms_refused: SpotifyApiError | None = None
     reachable: set[str] = set()
     for account in targets.ad_accounts:
@@ -459,47 +552,23 @@ def warehouse_checks(warehouse: Warehouse) -> list[Check]:
     """The marts, their freshness, the last build's tests; on Snowflake the setup objects."""
     group = "Warehouse"
     checks: list[Check] = []
-    missing = [m for m in MARTS if not _table_exists(warehouse, m)]
-    if missing:
+    reader = warehouse.reader
+    if reader is None:
         checks.append(
             Check(
                 group,
                 "marts exist",
                 FAIL,
-                "missing " + ", ".join(missing) + f" in {warehouse.schema}",
+                warehouse.reader_error or f"not in {warehouse.marts_home}",
                 "Run `dbt build` for this target.",
             )
         )
-    else:
-        checks.append(Check(group, "marts exist", PASS, f"in {warehouse.schema}"))
-    last = _last_build(warehouse)
-    if last is None:
-        note = f"{CANNOT}: no {BUILD_LOG} rows (the package's on-run-end writes them)"
+        note = f"{CANNOT}: the marts cannot be read"
         checks.append(Check(group, "marts are fresh", UNKNOWN, note, "Run `dbt build`."))
         checks.append(Check(group, "last build's tests passed", UNKNOWN, note, "Run `dbt build`."))
     else:
-        recorded_at, tests_failed, failed_tests, built_at = last
-        checks.append(_freshness(warehouse, built_at))
-        if tests_failed:
-            names = ", ".join(t.get("name", "?") for t in _json_list(failed_tests)) or "see dbt"
-            checks.append(
-                Check(
-                    group,
-                    "last build's tests passed",
-                    FAIL,
-                    f"{tests_failed} failed on {recorded_at:%Y-%m-%d %H:%M} UTC: {names}",
-                    "Fix the data or the tests, then `dbt build` again.",
-                )
-            )
-        else:
-            checks.append(
-                Check(
-                    group,
-                    "last build's tests passed",
-                    PASS,
-                    f"build of {recorded_at:%Y-%m-%d %H:%M} UTC",
-                )
-            )
+        checks.append(Check(group, "marts exist", PASS, f"in {warehouse.marts_home}"))
+        checks += _build_checks(warehouse, reader.latest_build())
     if warehouse.kind == "snowflake":
         from spotify_audiences.snowflake.doctor_checks import setup_checks
 
@@ -507,45 +576,40 @@ def warehouse_checks(warehouse: Warehouse) -> list[Check]:
     return checks
 
 
-def _table_exists(warehouse: Warehouse, table: str) -> bool:
-    if warehouse.kind == "duckdb":
-        sql = (
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?"
+def _build_checks(warehouse: Warehouse, last: BuildRecord | None) -> list[Check]:
+    group = "Warehouse"
+    if last is None:
+        note = (
+            f"{CANNOT}: no {BUILD_LOG} rows in {warehouse.marts_home} (the package's "
+            "on-run-end writes them)"
         )
-        return bool(warehouse.query(sql, [warehouse.schema, table])[0][0])
-    database, schema = warehouse.schema.split(".")
-    rows = warehouse.query(
-        f"select count(*) from {database}.information_schema.tables "  # noqa: S608
-        "where table_schema = ? and table_name = ?",
-        [schema.upper(), table.upper()],
-    )
-    return bool(rows[0][0])
-
-
-def _last_build(warehouse: Warehouse) -> tuple[datetime, int, str, datetime | None] | None:
-    if not _table_exists(warehouse, BUILD_LOG):
-        return None
-    relation = _relation(warehouse, BUILD_LOG)
-    rows = warehouse.query(
-        f"select recorded_at, tests_failed, failed_tests from {relation} "  # noqa: S608
-        "order by recorded_at desc limit 1"
-    )
-    if not rows:
-        return None
-    built = warehouse.query(
-        f"select max(recorded_at) from {relation} where marts_built"  # noqa: S608
-    )
-    recorded_at, tests_failed, failed_tests = rows[0]
-    return recorded_at, int(tests_failed or 0), failed_tests or "[]", built[0][0] if built else None
-
-
-def _json_list(value: Any) -> list[dict]:
-    try:
-        items = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return []
-    return [i for i in items or [] if isinstance(i, dict)]
+        return [
+            Check(group, "marts are fresh", UNKNOWN, note, "Run `dbt build`."),
+            Check(group, "last build's tests passed", UNKNOWN, note, "Run `dbt build`."),
+        ]
+    checks = [_freshness(warehouse, warehouse.last_marts_build(last))]
+    when = f"{last.recorded_at:%Y-%m-%d %H:%M} UTC" if last.recorded_at else "an unknown time"
+    if last.tests_failed:
+        names = ", ".join(str(t.get("name", "?")) for t in last.failed_tests) or "see dbt"
+        checks.append(
+            Check(
+                group,
+                "last build's tests passed",
+                FAIL,
+                f"{last.tests_failed} failed on {when}: {names}",
+                "Fix the data or the tests, then `dbt build` again.",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                group,
+                "last build's tests passed",
+                PASS,
+                f"dbt {last.dbt_command or 'invocation'} of {when}, {last.tests_run} tests",
+            )
+        )
+    return checks
 
 
 def _freshness(warehouse: Warehouse, built_at: datetime | None) -> Check:
@@ -596,7 +660,7 @@ def run_doctor(
     open_warehouse_fn: Callable[[Path, Path | None, str | None], Warehouse] = open_warehouse,
 ) -> list[Check]:
     """Every check, in checklist order."""
-    from spotify_audiences.login import TokenStore, settings_with_stored_token
+    from spotify_audiences.credentials import TokenStore, settings_with_stored_token
 
     checks: list[Check] = []
     warehouse = None
@@ -623,11 +687,15 @@ def run_doctor(
             )
         )
     try:
-        settings, sink = settings_with_stored_token(
-            SpotifySettings.from_env(), TokenStore(token_file)
-        )
-        targets = configured_targets(warehouse, project_dir, settings)
-        checks = spotify_checks(settings, sink, targets, token_file) + checks
+        try:
+            settings, sink = settings_with_stored_token(
+                SpotifySettings.from_env(), TokenStore(token_file)
+            )
+            targets = configured_targets(warehouse, project_dir, settings)
+        except SpotifyAudiencesError as exc:  # an unreadable token file, an invalid var
+            fix = exc.hint or "Fix what the message names."
+            return [Check("Spotify", "settings valid", FAIL, str(exc), fix), *checks]
+        checks = spotify_checks(settings, sink, targets) + checks
         if warehouse is not None:
             checks += warehouse_checks(warehouse)
     finally:

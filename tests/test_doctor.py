@@ -16,12 +16,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
-from support import DEMO_CSV, ROOT, run_cli
+import test_project_resolution
+from support import ROOT, run_cli
 
 from spotify_ads_sandbox import DEFAULT_FORBIDDEN_AD_ACCOUNT_ID
 
 UNKNOWN_ACCOUNT = "0d0c7e5a-1111-4222-8333-944455556666"
+# marts in a custom schema of a project with another profile name, built once by the real dbt
+custom_project = test_project_resolution.custom_project
 
 
 def _with_build_log(database: Path, *, failed: list[str] = (), at: datetime | None = None) -> None:
@@ -42,6 +44,22 @@ def _with_build_log(database: Path, *, failed: list[str] = (), at: datetime | No
                 json.dumps([{"name": n, "status": "fail"} for n in failed]),
             ],
         )
+
+
+def _without_build_log(database: Path) -> None:
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("drop table if exists main.spotify_audience_build_log")
+
+
+def _with_settings(database: Path, **by_audience: tuple[str | None, str | None]) -> None:
+    """What a build writes into the summary from the var: ad account and audience id."""
+    with duckdb.connect(str(database)) as connection:
+        for name, (account, audience_id) in by_audience.items():
+            connection.execute(
+                "update main.spotify_audience_summary set ad_account_id = ?, audience_id = ? "
+                "where audience_name = ?",
+                [account, audience_id, name],
+            )
 
 
 @pytest.fixture
@@ -97,6 +115,7 @@ def test_everything_in_place_passes_and_changes_nothing(sandbox, database):
 
 
 def test_human_output_has_a_fix_under_each_failure(sandbox, database):
+    _without_build_log(database)
     sandbox.revoke_refresh_token()
     full = {**sandbox.env(), "SPOTIFY_AUDIENCES_DUCKDB": str(database)}
     result = run_cli("doctor", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT), env=full)
@@ -150,37 +169,44 @@ def test_api_terms_403_is_told_apart_from_a_missing_permission(sandbox, database
     assert checks["Ads API terms accepted"]["status"] == "unknown"
 
 
-def test_every_configured_account_and_audience_id_is_checked(sandbox, database, tmp_path):
+def test_every_configured_account_and_audience_id_is_checked(sandbox, database):
     _with_build_log(database)
     account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
-    project = tmp_path / "project"
-    project.mkdir()
-    config = {
-        "audiences": {
-            "Known Account": {"model": "m1", "audience_id": "6f7e0d3a-0000-4000-8000-000000000001"},
-            "Unknown Account": {"model": "m2", "ad_account_id": UNKNOWN_ACCOUNT},
-        }
-    }
-    (project / "dbt_project.yml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "mine",
-                "profile": "spotify_audiences",
-                "vars": {"spotify_audiences_config": config, "audience_members_csv": str(DEMO_CSV)},
-            }
-        )
+    missing_id = "6f7e0d3a-0000-4000-8000-000000000001"
+    # as the build resolves spotify_audiences_config into the summary's settings columns
+    _with_settings(
+        database,
+        **{
+            "Podcast Superfans": (None, missing_id),
+            "Lapsed Premium Listeners": (UNKNOWN_ACCOUNT, None),
+        },
     )
-    result, checks, _ = _doctor(sandbox, database, project=project)
+    result, checks, _ = _doctor(sandbox, database)
     assert result.returncode == 1
     assert checks[f"ad account {account}: exists, visible, audience permission"]["status"] == "pass"
     unknown = checks[f"ad account {UNKNOWN_ACCOUNT}"]
     assert unknown["status"] == "fail" and "does not exist" in unknown["detail"]
-    audience = checks["audience 'Known Account' id 6f7e0d3a-0000-4000-8000-000000000001"]
+    audience = checks[f"audience 'Podcast Superfans' id {missing_id}"]
     assert audience["status"] == "fail"
     assert "audience_id" in audience["fix"]
+    assert audience["detail"] == f"not in ad account {account}", "the env's account, as the sync"
+
+
+def test_an_audience_without_an_ad_account_fails_as_the_sync_would(sandbox, database):
+    _with_build_log(database)
+    _with_settings(database, **{"Podcast Superfans": (UNKNOWN_ACCOUNT, None)})
+    result, checks, _ = _doctor(sandbox, database, SPOTIFY_AD_ACCOUNT_ID="")
+    assert result.returncode == 1
+    configured = checks["ad account configured"]
+    assert configured["status"] == "fail"
+    assert "'Lapsed Premium Listeners'" in configured["detail"]
+    assert "'Podcast Superfans'" not in configured["detail"]
+    assert "SPOTIFY_AD_ACCOUNT_ID" in configured["fix"]
+    assert f"ad account {UNKNOWN_ACCOUNT}" in checks, "the named account is still checked"
 
 
 def test_failed_tests_and_a_missing_build_log(sandbox, database):
+    _without_build_log(database)
     result, checks, _ = _doctor(sandbox, database)
     assert result.returncode == 1, "a check that cannot be verified is not a pass"
     assert checks["last build's tests passed"]["status"] == "unknown"
@@ -204,9 +230,16 @@ def test_stale_marts_fail(sandbox, database):
 def test_refresh_token_age_warns_in_its_last_month(sandbox, database, tmp_path):
     _with_build_log(database)
     token_file = tmp_path / "token.json"
-    saved = time.time() - 160 * 86400
+    obtained = (datetime.now(UTC) - timedelta(days=160)).isoformat(timespec="seconds")
+    # as `login` writes it: the authorization date counts, not the last save (a rotation)
     token_file.write_text(
-        json.dumps({"refresh_token": sandbox.env()["SPOTIFY_REFRESH_TOKEN"], "saved_at": saved})
+        json.dumps(
+            {
+                "refresh_token": sandbox.env()["SPOTIFY_REFRESH_TOKEN"],
+                "obtained_at": obtained,
+                "saved_at": time.time(),
+            }
+        )
     )
     token_file.chmod(0o600)
     env = {k: v for k, v in sandbox.env().items() if k != "SPOTIFY_REFRESH_TOKEN"}
@@ -222,3 +255,44 @@ def test_refresh_token_age_warns_in_its_last_month(sandbox, database, tmp_path):
     age = checks["refresh token age"]
     assert age["status"] == "warn" and "160 days" in age["detail"]
     assert result.returncode == 0, "a warning passes"
+
+
+def test_marts_in_a_custom_schema_are_found_with_their_build_log(custom_project, sandbox, tmp_path):
+    """The project of tests/test_project_resolution.py: another profile name, marts in
+    ``main_marts`` (``+schema: marts``), built by the real dbt with its on-run-end."""
+    project, built, _ = custom_project
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, database)
+
+    def doctor() -> tuple[object, dict]:
+        env = {**sandbox.env(), "SPOTIFY_AUDIENCES_DUCKDB": str(database)}
+        env["SPOTIFY_AUDIENCES_TOKEN_FILE"] = str(tmp_path / "no-token.json")
+        result = run_cli(
+            "doctor", "--json", "--project-dir", str(project), env=env, cwd=tmp_path
+        )  # fmt: skip
+        return result, {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+    result, checks = doctor()
+    assert checks["marts exist"]["status"] == "pass", checks["marts exist"]
+    assert "main_marts" in checks["marts exist"]["detail"]
+    assert checks["last build's tests passed"]["status"] == "pass"
+    account = sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
+    assert checks[f"ad account {account}: exists, visible, audience permission"]["status"] == "pass"
+
+    with duckdb.connect(str(database)) as connection:
+        assert connection.execute(
+            "select table_schema from information_schema.tables "
+            "where table_name = 'spotify_audience_build_log'"
+        ).fetchall() == [("main_marts",)]
+        connection.execute(
+            "insert into main_marts.spotify_audience_build_log values ('inv-2', ?, 'test', "
+            "'local', false, 3, 1, ?)",
+            [
+                datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1),
+                json.dumps([{"name": "not_null_crm_fans_email", "status": "fail"}]),
+            ],
+        )
+    result, checks = doctor()
+    assert result.returncode == 1
+    tests = checks["last build's tests passed"]
+    assert tests["status"] == "fail" and "not_null_crm_fans_email" in tests["detail"]

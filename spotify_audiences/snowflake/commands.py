@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from spotify_audiences.errors import ConfigError, SpotifyAudiencesError, WarehouseError
+from spotify_audiences.errors import ConfigError, SpotifyAudiencesError
 from spotify_audiences.snowflake.setup_sql import (
     AUTH_MODES,
     DEFAULT_ADMIN_ROLE,
@@ -51,28 +51,12 @@ def connect_with_profile(
     ``qmark`` makes the connector bind values on the server: they are sent beside the
     statement, never spliced into its text.
     """
-    import snowflake.connector
+    from spotify_audiences.snowflake.connector import connect
 
     found = load_dbt_target(project_dir, profiles_dir, target)
     if found.type != "snowflake":
         raise ConfigError(f"Target {found.name!r} is a {found.type!r} target, not snowflake.")
-    creds = found.credentials
-    try:
-        return snowflake.connector.connect(
-            account=creds.account,
-            database=creds.database,
-            schema=creds.schema,
-            warehouse=creds.warehouse,
-            role=creds.role,
-            autocommit=True,
-            application="spotify-audiences",
-            session_parameters={"QUERY_TAG": query_tag},
-            paramstyle=paramstyle,
-            login_timeout=creds.connect_timeout or 60,
-            **creds.auth_args(),
-        )
-    except snowflake.connector.errors.Error as exc:
-        raise WarehouseError(f"Cannot connect to Snowflake with target {target!r}: {exc}") from None
+    return connect(found, paramstyle=paramstyle, query_tag=query_tag)
 
 
 @click.command("snowflake-setup")

@@ -23,11 +23,13 @@ from spotify_audiences.warehouse import (
 QUERY_TAG = "spotify-audiences sync"
 
 
-def connect(target: DbtTarget) -> Any:
+def connect(target: DbtTarget, *, paramstyle: str = "qmark", query_tag: str = QUERY_TAG) -> Any:
     """A connection opened as dbt-snowflake opens one, from the target's credentials.
 
     ``host``, ``port`` and ``protocol`` of the profile (a proxy, an emulator) come through
-    ``auth_args()`` as for dbt itself.
+    ``auth_args()`` as for dbt itself. ``qmark`` binds values on the server: they travel beside
+    the statement, never spliced into its text. ``query_tag`` names the command in the query
+    history.
     """
     import snowflake.connector
 
@@ -40,12 +42,12 @@ def connect(target: DbtTarget) -> Any:
             warehouse=creds.warehouse,
             role=creds.role,
             autocommit=True,
-            paramstyle="qmark",
+            paramstyle=paramstyle,
             application="spotify-audiences",
             client_session_keep_alive=creds.client_session_keep_alive,
             insecure_mode=creds.insecure_mode,
             login_timeout=creds.connect_timeout or 60,
-            session_parameters={"QUERY_TAG": QUERY_TAG},
+            session_parameters={"QUERY_TAG": query_tag},
             **creds.auth_args(),
         )
     except snowflake.connector.errors.Error as exc:

@@ -1,9 +1,10 @@
 """Doctor's Snowflake checks: every object `snowflake-setup` creates, with its properties.
 
-Names follow the setup's defaults for the profile's ``database.schema``. A statement the
-account (or the local emulator) cannot answer makes its check say "cannot verify here"; on the
-fakesnow emulator, whose CREATE FUNCTION/PROCEDURE/TASK are no-ops, those checks say so too
-instead of reporting objects missing.
+Names follow the setup's defaults for the profile's ``database.schema``, where setup stages the
+code and creates the UDF, the procedure and the task (custom schemas move only the marts). A
+statement the account (or the local emulator) cannot answer makes its check say "cannot verify
+here"; on the fakesnow emulator, whose CREATE FUNCTION/PROCEDURE/TASK are no-ops, those checks
+say so too instead of reporting objects missing.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ FIX_SETUP = "Run `spotify-audiences snowflake-setup --apply` (see docs/snowflake
 
 def setup_checks(warehouse: Warehouse) -> list[Check]:
     """The network rule, the integration, the secrets, stage files, UDF, procedure, task, grants."""
-    home = warehouse.schema
-    database = home.split(".")[0]
+    home = warehouse.code_home
+    database = warehouse.database
     secrets_home = f"{database}.{SECRETS_SCHEMA}"
     version = rules_phonenumbers_version()
     checks = [_stage_check(warehouse, home, version)]

@@ -24,6 +24,7 @@ def _doctor(fakesnow, sandbox, schema: str = "AUDIENCES"):
         "doctor", "--json", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
         "--target", "fakesnow", env=env,
     )  # fmt: skip
+    assert result.stdout.startswith("{"), result.stderr[-3000:]
     report = json.loads(result.stdout)
     return result, {c["name"]: c for c in report["checks"]}
 
