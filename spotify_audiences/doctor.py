@@ -133,7 +133,7 @@ def open_warehouse(project_dir: Path, profiles_dir: Path | None, target: str | N
             ),
         )
     if found.type == "snowflake":
-        from spotify_audiences.snowflake.commands import connect_with_profile
+        from spotify_audiences.snowflake.setup.commands import connect_with_profile
 
         connection = connect_with_profile(
             project_dir, profiles_dir, found.name, query_tag="spotify-audiences doctor"
@@ -501,7 +501,7 @@ def warehouse_checks(warehouse: Warehouse) -> list[Check]:
                 )
             )
     if warehouse.kind == "snowflake":
-        from spotify_audiences.snowflake.doctor_checks import setup_checks
+        from spotify_audiences.snowflake.setup.doctor_checks import setup_checks
 
         checks += setup_checks(warehouse)
     return checks
