@@ -32,7 +32,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.phonemetadata import PhoneMetadata
 from spotify_audiences.udfs import phone_fast_path
 from spotify_audiences.udfs.phone_numbers import normalize_phone
-from support import BIN, ROOT
+from support import ROOT, dbt_command
 
 INPUTS = int(os.environ.get("PHONE_FAST_PATH_INPUTS", "50000"))
 SEED = 20_260_606
@@ -296,24 +296,14 @@ def dbt_run_normalized(workdir: Path, members: Path) -> tuple[Path, Path]:
     target = workdir / "target"
     env = {**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(database)}
     result = subprocess.run(
-        [
-            str(BIN / "dbt"),
+        dbt_command(
             "run",
+            workdir,
             "--select",
             "+int_audience_identifiers_normalized",
-            "--profiles-dir",
-            str(ROOT),
-            "--project-dir",
-            str(ROOT),
-            "--target",
-            "local",
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(workdir / "logs"),
-            "--vars",
-            f"{{audience_members_csv: '{members}'}}",
-        ],
+            target="local",
+            dbt_vars=f"{{audience_members_csv: '{members}'}}",
+        ),
         cwd=ROOT,
         env=env,
         capture_output=True,
