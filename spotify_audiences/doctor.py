@@ -330,7 +330,7 @@ def spotify_checks(
 
 
 def _token_age_days(token_file: Path | None, settings: SpotifySettings) -> int | None:
-    from spotify_audiences.login import ENV_TOKEN_FILE, default_token_path
+    from spotify_audiences.credentials import ENV_TOKEN_FILE, default_token_path
 
     if os.environ.get("SPOTIFY_REFRESH_TOKEN", "").strip():
         return None  # an env var carries no date
@@ -596,7 +596,7 @@ def run_doctor(
     open_warehouse_fn: Callable[[Path, Path | None, str | None], Warehouse] = open_warehouse,
 ) -> list[Check]:
     """Every check, in checklist order."""
-    from spotify_audiences.login import TokenStore, settings_with_stored_token
+    from spotify_audiences.credentials import TokenStore, settings_with_stored_token
 
     checks: list[Check] = []
     warehouse = None
