@@ -54,5 +54,5 @@
             ) as identifier_columns (source_column, identifier_type, is_prehashed)
         ) as identifier_columns
     ) as unpivoted
-    where identifier_value <> ''
+    where identifier_value != ''
 {%- endmacro %}

@@ -184,7 +184,7 @@ suppressed_members as (
             and member_hashes.identifier_sha256 = suppression_hashes.identifier_sha256
             and (
                 suppression_hashes.audience_name is null
-                or suppression_hashes.audience_name = member_hashes.audience_name
+                or member_hashes.audience_name = suppression_hashes.audience_name
             )
 
 ),

@@ -66,7 +66,9 @@ phones_with_international_prefix as (
         *,
         case
             when phone_shape = 'plain'
-                then {{ phone_prefix_length('phone_digits', 'phone_region', 'international_prefix') }}
+                then {{ phone_prefix_length(
+                    'phone_digits', 'phone_region', 'international_prefix'
+                ) }}
         end as international_prefix_length
 
     from phones_shaped
@@ -83,7 +85,7 @@ phones_routed as (
             when phone_shape = 'plus' then phone_digits
             when
                 international_prefix_length > 0
-                and substr(phone_digits, international_prefix_length + 1, 1) <> '0'
+                and substr(phone_digits, international_prefix_length + 1, 1) != '0'
                 then substr(phone_digits, international_prefix_length + 1)
         end as international_digits,
         coalesce(
@@ -134,8 +136,10 @@ phones_with_calling_code_rest_prefix as (
     select
         *,
         case
-            when calling_code_rest <> ''
-                then {{ phone_prefix_length('calling_code_rest', 'phone_region', 'national_prefix') }}
+            when calling_code_rest != ''
+                then {{ phone_prefix_length(
+                    'calling_code_rest', 'phone_region', 'national_prefix'
+                ) }}
             else 0
         end as calling_code_rest_prefix_length
 
@@ -219,7 +223,7 @@ phones_with_national_prefix as (
     select
         *,
         case
-            when national_number_raw <> ''
+            when national_number_raw != ''
                 then {{ phone_prefix_length(
                     'national_number_raw', 'metadata_region', 'national_prefix'
                 ) }}
