@@ -26,10 +26,20 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 demo: $(STAMP) ## Build the demo audiences on DuckDB and sync them to the local Spotify sandbox
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+# sqlfluff's dbt templater compiles the models on the local DuckDB target, offline, into a
+# database file of its own; see .sqlfluff and docs/development.md.
+SQL_PATHS := models tests/dbt
+SQLFLUFF := SPOTIFY_AUDIENCES_DUCKDB=target/sqlfluff.duckdb $(BIN)/sqlfluff
+
 .PHONY: lint
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, sqlfluff on the SQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(SQLFLUFF) lint $(SQL_PATHS)
+
+.PHONY: sqlfix
+sqlfix: $(STAMP) ## Apply sqlfluff's fixes to the SQL (review the diff)
+	$(SQLFLUFF) fix $(SQL_PATHS)
 
 .PHONY: format
 format: $(STAMP) ## Apply ruff fixes and formatting

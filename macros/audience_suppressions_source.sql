@@ -12,9 +12,7 @@
 #}
 {% macro audience_suppressions_source() %}
     {%- set columns = spotify_audiences.member_columns() -%}
-    {%- set identifier_columns = [
-        'email', 'phone', 'device_id', 'email_sha256', 'phone_sha256', 'device_id_sha256',
-    ] -%}
+    {%- set identifier_columns = spotify_audiences.identifier_columns() -%}
     {%- set csv_path = var('spotify_audiences_suppression_csv', none) -%}
     {%- set relation_name = var('spotify_audiences_suppression_relation', none) -%}
 

@@ -12,3 +12,12 @@
     {%- endif -%}
     {{ return(region | upper) }}
 {%- endmacro %}
+
+{#
+    The region a phone number is read in: its row's phone_country, upper-cased, else the var
+    default_phone_region. Both the phone model and the normalized model resolve it this way,
+    so that they join on it.
+#}
+{% macro phone_region(phone_country) -%}
+    coalesce(upper({{ phone_country }}), '{{ spotify_audiences.default_phone_region() }}')
+{%- endmacro %}

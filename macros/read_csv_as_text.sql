@@ -65,14 +65,6 @@
     )
 {%- endmacro %}
 
-{# The eight columns of a members export (and of a suppression list). #}
-{% macro member_columns() -%}
-    {{ return([
-        'audience_name', 'email', 'phone', 'phone_country', 'device_id',
-        'email_sha256', 'phone_sha256', 'device_id_sha256',
-    ]) }}
-{%- endmacro %}
-
 {#
     The header of a CSV file, lower-cased (one entry per field), after checking the file as
     duckdb__read_csv_as_text describes; raises a compiler error naming positions only.

@@ -7,14 +7,18 @@
     are unpivoted by this one macro, so both are read by the same rules.
 #}
 {% macro unpivot_identifiers(rows, row_id_column) %}
-    {%- set identifier_columns = {
+    {#- a column and its pre-hashed form (`<column>_sha256`) upload as one identifier type -#}
+    {%- set identifier_types = {
         'email': 'EMAIL_ID_SHA256',
         'phone': 'PHONE_NUMBER_SHA256',
         'device_id': 'DEVICE_ID_SHA256',
-        'email_sha256': 'EMAIL_ID_SHA256',
-        'phone_sha256': 'PHONE_NUMBER_SHA256',
-        'device_id_sha256': 'DEVICE_ID_SHA256',
     } -%}
+    {%- set identifier_columns = {} -%}
+    {%- for source_column in spotify_audiences.identifier_columns() -%}
+        {%- do identifier_columns.update({
+            source_column: identifier_types[source_column | replace('_sha256', '')]
+        }) -%}
+    {%- endfor -%}
     select * from (
         select
             {{ rows }}.{{ row_id_column }},
@@ -22,14 +26,14 @@
             identifier_columns.source_column,
             identifier_columns.identifier_type,
             identifier_columns.is_prehashed,
+            {%- set value_cases = [] -%}
+            {%- for source_column in identifier_columns -%}
+                {%- do value_cases.append(
+                    " when '" ~ source_column ~ "' then " ~ rows ~ "." ~ source_column
+                ) -%}
+            {%- endfor %}
             {{ spotify_audiences.trim_whitespace(
-                "case identifier_columns.source_column"
-                ~ " when 'email' then " ~ rows ~ ".email"
-                ~ " when 'phone' then " ~ rows ~ ".phone"
-                ~ " when 'device_id' then " ~ rows ~ ".device_id"
-                ~ " when 'email_sha256' then " ~ rows ~ ".email_sha256"
-                ~ " when 'phone_sha256' then " ~ rows ~ ".phone_sha256"
-                ~ " when 'device_id_sha256' then " ~ rows ~ ".device_id_sha256 end"
+                "case identifier_columns.source_column" ~ value_cases | join('') ~ " end"
             ) }} as identifier_value,
             case
                 when identifier_columns.source_column = 'phone'
@@ -50,5 +54,5 @@
             ) as identifier_columns (source_column, identifier_type, is_prehashed)
         ) as identifier_columns
     ) as unpivoted
-    where identifier_value <> ''
+    where identifier_value != ''
 {%- endmacro %}

@@ -281,7 +281,7 @@ class Bench:
         from spotify_audiences.udfs.phone_numbers import normalize_phone
 
         compiled = next(
-            (self.workdir / "target").glob("compiled/**/int_audience_identifiers_normalized.sql")
+            (self.workdir / "target").glob("compiled/**/int_audience_phones_normalized.sql")
         )
         sql = compiled.read_text()
         sql = re.sub(r'"[^"]+"\."main"\."int_audience_identifiers_unpivoted"', "phones", sql)

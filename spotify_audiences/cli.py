@@ -379,7 +379,7 @@ def status(
 
 def _register_snowflake_commands() -> None:
     from spotify_audiences.doctor import doctor
-    from spotify_audiences.snowflake.commands import snowflake_setup
+    from spotify_audiences.snowflake.setup.commands import snowflake_setup
 
     main.add_command(snowflake_setup)
     main.add_command(doctor)

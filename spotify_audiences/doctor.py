@@ -570,7 +570,7 @@ def warehouse_checks(warehouse: Warehouse) -> list[Check]:
         checks.append(Check(group, "marts exist", PASS, f"in {warehouse.marts_home}"))
         checks += _build_checks(warehouse, reader.latest_build())
     if warehouse.kind == "snowflake":
-        from spotify_audiences.snowflake.doctor_checks import setup_checks
+        from spotify_audiences.snowflake.setup.doctor_checks import setup_checks
 
         checks += setup_checks(warehouse)
     return checks

@@ -29,6 +29,18 @@ from spotify_audiences.warehouse import (
 )
 
 PACKAGE = "spotify_audiences"
+# The input columns of a members relation (and of a suppression list) after audience_name, all
+# optional text; the same list as the dbt macro input_columns() (macros/input_columns.sql).
+INPUT_COLUMNS = (
+    "email",
+    "phone",
+    "phone_country",
+    "device_id",
+    "email_sha256",
+    "phone_sha256",
+    "device_id_sha256",
+)
+MEMBER_COLUMNS = ("audience_name", *INPUT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,39 @@ def mart_relations(project_dir: Path, profiles_dir: Path, target: str) -> MartRe
     return MartRelations(identifiers=found[MART], rejects=found[REJECTS], summary=found[SUMMARY])
 
 
+def dbt_args(
+    command: str,
+    project_dir: Path,
+    profiles_dir: Path,
+    target: str,
+    *,
+    target_path: Path | None = None,
+    log_path: Path | None = None,
+    dbt_vars: str | None = None,
+) -> list[str]:
+    """The arguments after ``dbt`` of one dbt command on a project and target.
+
+    ``dbt_vars`` is the YAML (or JSON) text of ``--vars``; ``target_path`` and ``log_path``
+    keep a run's compiled SQL and logs apart from the project's own.
+    """
+    args = [
+        command,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target",
+        target,
+    ]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    if log_path is not None:
+        args += ["--log-path", str(log_path)]
+    if dbt_vars:
+        args += ["--vars", dbt_vars]
+    return args
+
+
 def parse(project_dir: Path, profiles_dir: Path, target: str) -> Any:
     """The manifest of ``dbt parse`` on ``target``; dbt's errors become one ConfigError."""
     from dbt.cli.main import dbtRunner
@@ -86,13 +131,7 @@ def parse(project_dir: Path, profiles_dir: Path, target: str) -> Any:
 
     result = dbtRunner(callbacks=[collect]).invoke(
         [
-            "parse",
-            "--project-dir",
-            str(project_dir),
-            "--profiles-dir",
-            str(profiles_dir),
-            "--target",
-            target,
+            *dbt_args("parse", project_dir, profiles_dir, target),
             "--log-level",
             "none",
             "--log-level-file",

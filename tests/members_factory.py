@@ -10,16 +10,9 @@ from pathlib import Path
 
 import phonenumbers
 
-COLUMNS = [
-    "audience_name",
-    "email",
-    "phone",
-    "phone_country",
-    "device_id",
-    "email_sha256",
-    "phone_sha256",
-    "device_id_sha256",
-]
+from spotify_audiences.project import MEMBER_COLUMNS
+
+COLUMNS = list(MEMBER_COLUMNS)
 
 _PHONES = {
     # region: (country code, national significant number lengths, formats)

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from spotify_audiences.project import dbt_args
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEMO_CSV = ROOT / "data" / "demo_audience_members.csv"
@@ -26,6 +28,32 @@ class Build:
         return {"SPOTIFY_AUDIENCES_DUCKDB": str(self.duckdb)}
 
 
+def dbt_command(
+    command: str,
+    workdir: Path,
+    *extra: str,
+    target: str,
+    project_dir: Path = ROOT,
+    profiles_dir: Path = ROOT,
+    dbt_vars: str | None = None,
+) -> list[str]:
+    """The installed ``dbt`` running ``command`` (then ``extra`` arguments) on a project and
+    target, with its compiled SQL and logs in ``workdir``."""
+    return [
+        str(BIN / "dbt"),
+        *dbt_args(
+            command,
+            project_dir,
+            profiles_dir,
+            target,
+            target_path=workdir / "target",
+            log_path=workdir / "logs",
+            dbt_vars=dbt_vars,
+        ),
+        *extra,
+    ]
+
+
 def dbt_build(
     workdir: Path, members_csv: Path | None = None, *, extra_vars: str = "", check: bool = True
 ) -> Build:
@@ -34,27 +62,17 @@ def dbt_build(
     duckdb_path = workdir / "audiences.duckdb"
     target_path = workdir / "target"
     env = {**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(duckdb_path)}
-    args = [
-        str(BIN / "dbt"),
-        "build",
-        "--profiles-dir",
-        str(ROOT),
-        "--project-dir",
-        str(ROOT),
-        "--target",
-        "local",
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(workdir / "logs"),
-    ]
     dbt_vars = []
     if members_csv is not None:
         dbt_vars.append(f"audience_members_csv: '{members_csv}'")
     if extra_vars:
         dbt_vars.append(extra_vars)
-    if dbt_vars:
-        args += ["--vars", "{" + ", ".join(dbt_vars) + "}"]
+    args = dbt_command(
+        "build",
+        workdir,
+        target="local",
+        dbt_vars="{" + ", ".join(dbt_vars) + "}" if dbt_vars else None,
+    )
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")

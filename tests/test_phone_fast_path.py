@@ -6,8 +6,9 @@ reference: ``normalize_phone`` (phonenumbers parse in the row's region, is_valid
 on the trimmed value, in the upper-cased region or the default one. It checks twice:
 
 - the table dbt built, where the fast path and the UDF fallback together give every value;
-- the compiled model SQL run again with the UDF replaced by a marker, so that every value the
-  SQL gave on its own is compared too, and the share left to the UDF is known.
+- the compiled SQL of the phone model (int_audience_phones_normalized) run again with the UDF
+  replaced by a marker, so that every value the SQL gave on its own is compared too, and the
+  share left to the UDF is known.
 
 ``make test`` runs 50,000 inputs; ``PHONE_FAST_PATH_INPUTS=1000000`` (what ``make bench`` sets)
 runs a million.
@@ -31,7 +32,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.phonemetadata import PhoneMetadata
 from spotify_audiences.udfs import phone_fast_path
 from spotify_audiences.udfs.phone_numbers import normalize_phone
-from support import BIN, ROOT
+from support import ROOT, dbt_command
 
 INPUTS = int(os.environ.get("PHONE_FAST_PATH_INPUTS", "50000"))
 SEED = 20_260_606
@@ -289,29 +290,20 @@ def write_inputs(path: Path, count: int, seed: int = SEED) -> list[tuple[str, st
 
 
 def dbt_run_normalized(workdir: Path, members: Path) -> tuple[Path, Path]:
-    """``dbt run`` of the normalized model and its parents; returns the database and SQL."""
+    """``dbt run`` of the normalized model and its parents; returns the database and the
+    compiled SQL of the phone model."""
     database = workdir / "phones.duckdb"
     target = workdir / "target"
     env = {**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(database)}
     result = subprocess.run(
-        [
-            str(BIN / "dbt"),
+        dbt_command(
             "run",
+            workdir,
             "--select",
             "+int_audience_identifiers_normalized",
-            "--profiles-dir",
-            str(ROOT),
-            "--project-dir",
-            str(ROOT),
-            "--target",
-            "local",
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(workdir / "logs"),
-            "--vars",
-            f"{{audience_members_csv: '{members}'}}",
-        ],
+            target="local",
+            dbt_vars=f"{{audience_members_csv: '{members}'}}",
+        ),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -319,7 +311,7 @@ def dbt_run_normalized(workdir: Path, members: Path) -> tuple[Path, Path]:
         timeout=3600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    compiled = next(target.glob("compiled/**/int_audience_identifiers_normalized.sql"))
+    compiled = next(target.glob("compiled/**/int_audience_phones_normalized.sql"))
     return database, compiled
 
 
@@ -350,8 +342,11 @@ def check_fast_path(workdir: Path, count: int) -> dict[str, object]:
         )
         sql_only = dict(
             con.execute(
-                f"select audience_name, normalized_value from ({compiled.read_text()}) "
-                "where source_column = 'phone'"
+                "select members.audience_name, phones.phone_e164 "
+                "from int_audience_identifiers_normalized as members "
+                f"left join ({compiled.read_text()}) as phones "
+                "using (identifier_value, phone_region) "
+                "where members.source_column = 'phone'"
             ).fetchall()
         )
     finally:

@@ -99,7 +99,9 @@ final as (
         ) as varchar) as description,
         cast(coalesce(
             configured_settings.min_identifiers,
-            {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.min_identifiers) }}
+            {{ spotify_audiences.spotify_audiences_number_literal(
+                settings.defaults.min_identifiers
+            ) }}
         ) as integer) as min_identifiers,
         cast(coalesce(
             configured_settings.max_shrink,
@@ -107,9 +109,13 @@ final as (
         ) as double) as max_shrink,
         cast(coalesce(
             configured_settings.max_rejected_share,
-            {{ spotify_audiences.spotify_audiences_number_literal(settings.defaults.max_rejected_share) }}
+            {{ spotify_audiences.spotify_audiences_number_literal(
+                settings.defaults.max_rejected_share
+            ) }}
         ) as double) as max_rejected_share,
-        cast(coalesce(suppressed_counts.identifiers_suppressed, 0) as bigint) as identifiers_suppressed,
+        cast(
+            coalesce(suppressed_counts.identifiers_suppressed, 0) as bigint
+        ) as identifiers_suppressed,
         cast(coalesce(suppressed_counts.suppressed_email, 0) as bigint) as suppressed_email,
         cast(coalesce(suppressed_counts.suppressed_phone, 0) as bigint) as suppressed_phone,
         cast(coalesce(suppressed_counts.suppressed_device_id, 0) as bigint) as suppressed_device_id

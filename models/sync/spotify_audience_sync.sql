@@ -46,11 +46,11 @@ final as (
         summary.audience_name,
         summary.ad_account_id,
         summary.audience_id,
-        coalesce(identifier_counts.identifiers_to_upload, 0) as identifiers_to_upload,
-        coalesce(reject_counts.values_rejected, 0) as values_rejected,
         summary.min_identifiers,
         summary.max_shrink,
         summary.max_rejected_share,
+        coalesce(identifier_counts.identifiers_to_upload, 0) as identifiers_to_upload,
+        coalesce(reject_counts.values_rejected, 0) as values_rejected,
         coalesce(identifier_counts.identifiers_to_upload, 0)
         >= summary.min_identifiers as meets_min_identifiers
 

@@ -59,11 +59,20 @@ rejected as (
 
 audience_types as (
 
-    select audience_name, identifier_type from submitted
+    select
+        audience_name,
+        identifier_type
+    from submitted
     union
-    select audience_name, identifier_type from hashed
+    select
+        audience_name,
+        identifier_type
+    from hashed
     union
-    select audience_name, identifier_type from rejected
+    select
+        audience_name,
+        identifier_type
+    from rejected
 
 ),
 

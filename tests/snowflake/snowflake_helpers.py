@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import BIN, ROOT
+from support import ROOT, dbt_command
 
 # What fakesnow cannot run: answered as a successful no-op instead. dbt prefixes statements with
 # a /* query comment */. CREATE FUNCTION would otherwise become a DuckDB macro returning the
@@ -133,20 +133,7 @@ def dbt_on_fakesnow(
         "FAKESNOW_SCHEMA": schema,
         **(env or {}),
     }
-    command = [
-        str(BIN / "dbt"),
-        *args,
-        "--profiles-dir",
-        str(ROOT),
-        "--project-dir",
-        str(project_dir),
-        "--target",
-        "fakesnow",
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
-    ]
+    command = dbt_command(args[0], workdir, *args[1:], target="fakesnow", project_dir=project_dir)
     return subprocess.run(
         command, cwd=project_dir, env=full_env, capture_output=True, text=True, timeout=300
     )

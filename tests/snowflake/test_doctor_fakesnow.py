@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from snowflake_helpers import DATABASE
 from support import ROOT, run_cli
 
-from spotify_audiences.snowflake.commands import snowflake_setup
+from spotify_audiences.snowflake.setup.commands import snowflake_setup
 
 
 def _doctor(fakesnow, sandbox, schema: str = "AUDIENCES"):

@@ -12,7 +12,7 @@ def test_build_passes_models_data_tests_and_unit_tests(fakesnow_build):
     assert fakesnow_build.returncode == 0, fakesnow_build.stdout[-6000:]
     results = fakesnow_build.run_results["results"]
     kinds = Counter(r["unique_id"].split(".")[0] for r in results)
-    assert kinds["model"] == 9
+    assert kinds["model"] == 10
     assert kinds["unit_test"] >= 10
     assert kinds["test"] >= 30
     statuses = {r["status"] for r in results if not r["unique_id"].startswith("exposure.")}

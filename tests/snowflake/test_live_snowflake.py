@@ -50,7 +50,7 @@ LIVE_SCHEMA = os.environ.get(
 
 @pytest.fixture(scope="module")
 def connection():
-    from spotify_audiences.snowflake.commands import connect_with_profile
+    from spotify_audiences.snowflake.setup.commands import connect_with_profile
 
     with contextlib.closing(connect_with_profile(ROOT, ROOT, "snowflake")) as handle:
         yield handle

@@ -13,27 +13,16 @@ import sqlglot
 from members_factory import write_members
 from oracle import expected
 from snowflake_helpers import dbt_on_fakesnow, project_with_post_hook
-from support import BIN, ROOT
+from support import ROOT, dbt_command
 
 from spotify_audiences.duckdb_plugin import sync_on_connection
 from spotify_audiences.in_warehouse import SyncFailedError
 
 
 def _dbt_local(project, workdir, *args, env):
-    command = [
-        str(BIN / "dbt"),
-        *args,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target",
-        "local",
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
-    ]
+    command = dbt_command(
+        args[0], workdir, *args[1:], target="local", project_dir=project, profiles_dir=project
+    )
     return subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=600
     )

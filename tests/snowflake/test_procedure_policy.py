@@ -16,7 +16,7 @@ from oracle import expected
 from snowflake_helpers import SnowflakeRuntime, copy_marts
 
 from spotify_audiences.snowflake import policy, procedure
-from spotify_audiences.snowflake.setup_sql import SetupConfig, procedure_handler_source
+from spotify_audiences.snowflake.setup.sql import SetupConfig, procedure_handler_source
 
 SCHEMA = "SPOTIFY_AUDIENCES.AUDIENCES"
 ALLOWED_ACCOUNT = "5ad0b0c5-a4db-40c5-8a4d-b0c5a4db0c5a"

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from snowflake_helpers import dbt_on_fakesnow
-from support import BIN, ROOT
+from support import ROOT, dbt_command
 
 REG_EXTENDED = 1
 REG_NOSUB = 8
@@ -130,23 +130,7 @@ def _compile_inline(sql: str, workdir: Path, *, fakesnow=None) -> str:
         result = dbt_on_fakesnow(fakesnow, workdir, "compile", "--quiet", "--inline", sql)
     else:
         result = subprocess.run(
-            [
-                str(BIN / "dbt"),
-                "compile",
-                "--quiet",
-                "--inline",
-                sql,
-                "--profiles-dir",
-                str(ROOT),
-                "--project-dir",
-                str(ROOT),
-                "--target",
-                "local",
-                "--target-path",
-                str(workdir / "target"),
-                "--log-path",
-                str(workdir / "logs"),
-            ],
+            dbt_command("compile", workdir, "--quiet", "--inline", sql, target="local"),
             cwd=ROOT,
             env={**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(workdir / "compile.duckdb")},
             capture_output=True,

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from support import ROOT, run_cli
 
 from spotify_audiences.errors import ConfigError, WarehouseError
-from spotify_audiences.snowflake import staged
-from spotify_audiences.snowflake.commands import snowflake_setup
-from spotify_audiences.snowflake.setup_sql import Statement, apply_statements
+from spotify_audiences.snowflake.setup import staged
+from spotify_audiences.snowflake.setup.commands import snowflake_setup
+from spotify_audiences.snowflake.setup.sql import Statement, apply_statements
 
 ACCOUNT = "5ad0b0c5-a4db-40c5-8a4d-b0c5a4db0c5a"
 BASE = [

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from snowflake_helpers import DATABASE
 from sqlglot import exp
 
-from spotify_audiences.snowflake.commands import snowflake_setup
-from spotify_audiences.snowflake.setup_sql import HOSTS, build_code_zip
+from spotify_audiences.snowflake.setup.commands import snowflake_setup
+from spotify_audiences.snowflake.setup.sql import HOSTS, build_code_zip
 
 ACCOUNT = "5ad0b0c5-a4db-40c5-8a4d-b0c5a4db0c5a"
 SECRETS = {
@@ -203,6 +203,12 @@ def test_the_staged_zip_holds_everything_the_handlers_import(tmp_path):
     assert result.returncode == 0, result.stderr
     where, modules = result.stdout.splitlines()
     assert where.startswith(str(code_zip)), "the handler must come from the zip"
+    with zipfile.ZipFile(code_zip) as archive:
+        names = archive.namelist()
+    assert "spotify_audiences/snowflake/procedure.py" in names
+    assert not [n for n in names if n.startswith("spotify_audiences/snowflake/setup/")], (
+        "the admin setup tooling stays out of the procedure's zip"
+    )
     # PACKAGES = ('snowflake-snowpark-python', 'requests'): nothing of the dbt side may be needed
     assert not {"dbt", "duckdb", "click", "phonenumbers", "jinja2"} & set(ast.literal_eval(modules))
 

@@ -39,7 +39,7 @@ from spotify_audiences.snowflake.credentials import (
     REFRESH_TOKEN_ALIAS,
 )
 from spotify_audiences.snowflake.policy import ProcedurePolicy
-from spotify_audiences.snowflake.staged import (
+from spotify_audiences.snowflake.setup.staged import (
     CODE_ZIP,
     build_code_zip,
     build_phonenumbers_zip,

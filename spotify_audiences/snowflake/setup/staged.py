@@ -12,7 +12,8 @@ Three files are staged:
   SQL fast path was generated from (the header of ``phone_fast_path_rules.sql``), so the UDF
   answers exactly as DuckDB does. It is pure Python, so an ``IMPORTS`` zip works in every
   account and no unpinned ``PACKAGES`` entry decides the version;
-- ``spotify_audiences.zip``: this package, imported by the sync procedure.
+- ``spotify_audiences.zip``: this package but this setup subpackage, imported by the sync
+  procedure.
 
 Every zip is built with fixed timestamps and modes in sorted order: the same input gives the
 same bytes.
@@ -109,11 +110,19 @@ def _write_zip(target: Path, members: Iterable[tuple[str, Path]]) -> Path:
 
 
 def build_code_zip(directory: Path) -> Path:
-    """Zip the ``spotify_audiences`` package for the procedure's IMPORTS (same bytes each time)."""
+    """Zip the ``spotify_audiences`` package for the procedure's IMPORTS (same bytes each time).
+
+    This setup subpackage stays out: the procedure never imports the admin tooling.
+    """
     import spotify_audiences
 
     package = Path(spotify_audiences.__file__).resolve().parent
-    members = [(p.relative_to(package.parent).as_posix(), p) for p in package.rglob("*.py")]
+    setup = Path(__file__).resolve().parent
+    members = [
+        (p.relative_to(package.parent).as_posix(), p)
+        for p in package.rglob("*.py")
+        if not p.is_relative_to(setup)
+    ]
     return _write_zip(directory / CODE_ZIP, members)
 
 

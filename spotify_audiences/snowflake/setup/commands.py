@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from spotify_audiences.errors import ConfigError, SpotifyAudiencesError
-from spotify_audiences.snowflake.setup_sql import (
+from spotify_audiences.snowflake.setup.sql import (
     AUTH_MODES,
     DEFAULT_ADMIN_ROLE,
     DEFAULT_BOOTSTRAP_ROLE,

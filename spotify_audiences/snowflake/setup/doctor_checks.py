@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 
 from spotify_audiences.doctor import CANNOT, FAIL, PASS, UNKNOWN, Check, Warehouse
-from spotify_audiences.snowflake.setup_sql import (
+from spotify_audiences.snowflake.setup.sql import (
     CODE_ZIP,
     DEFAULT_OWNER_ROLE,
     HOSTS,
     SECRETS_SCHEMA,
 )
-from spotify_audiences.snowflake.staged import phonenumbers_zip_name, rules_phonenumbers_version
+from spotify_audiences.snowflake.setup.staged import (
+    phonenumbers_zip_name,
+    rules_phonenumbers_version,
+)
 
 GROUP = "Snowflake setup"
 INTEGRATION = "SPOTIFY_AUDIENCES_EGRESS"
