@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {%- set zero_device_id = '00000000-0000-0000-0000-000000000000' %}
 
 with
