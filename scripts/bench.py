@@ -46,8 +46,7 @@ sys.path.insert(0, str(ROOT))
 # validate, hash) over a table of raw emails; dbt compiles it with the project's own macros.
 EMAIL_SELECT = """
 select case
-    when {{ is_valid_email('value') }} and not {{ contains_invisible_character('value') }}
-        then {{ sha256_hex('value') }}
+    when {{ is_valid_visible_email('value') }} then {{ sha256_hex('value') }}
 end
 from (select lower({{ trim_whitespace('email') }}) as value from emails) as normalized
 """
