@@ -2,9 +2,11 @@
     Every identifier value of every row of `rows` (a relation or CTE with the member columns)
     on its own row: the row id column, audience_name, source_column, identifier_type,
     is_prehashed, the value trimmed of whitespace_characters(), and the trimmed phone_country on
-    phone rows. Null and empty values are absent. One pass over `rows`: each row meets the six
-    columns (a union of six selects would read it six times). Members and suppression entries
-    are unpivoted by this one macro, so both are read by the same rules.
+    phone rows. Null and empty values are absent. A union of one select per column: `rows` is
+    a table (the staging models are tables), so each select reads only its own column; a cross
+    join of the rows with the six column names read every column six times and ran about five
+    times slower on DuckDB at 1 M members. Members and suppression entries are unpivoted by
+    this one macro, so both are read by the same rules.
 #}
 {% macro unpivot_identifiers(rows, row_id_column) %}
     {#- a column and its pre-hashed form (`<column>_sha256`) upload as one identifier type -#}
@@ -20,39 +22,26 @@
         }) -%}
     {%- endfor -%}
     select * from (
+        {%- for source_column, identifier_type in identifier_columns.items() %}
         select
-            {{ rows }}.{{ row_id_column }},
-            {{ rows }}.audience_name,
-            identifier_columns.source_column,
-            identifier_columns.identifier_type,
-            identifier_columns.is_prehashed,
-            {%- set value_cases = [] -%}
-            {%- for source_column in identifier_columns -%}
-                {%- do value_cases.append(
-                    " when '" ~ source_column ~ "' then " ~ rows ~ "." ~ source_column
-                ) -%}
-            {%- endfor %}
-            {{ spotify_audiences.trim_whitespace(
-                "case identifier_columns.source_column" ~ value_cases | join('') ~ " end"
-            ) }} as identifier_value,
-            case
-                when identifier_columns.source_column = 'phone'
-                    then nullif({{ spotify_audiences.trim_whitespace(rows ~ '.phone_country') }}, '')
-            end as phone_country
+            {{ row_id_column }},
+            audience_name,
+            cast('{{ source_column }}' as {{ dbt.type_string() }}) as source_column,
+            cast('{{ identifier_type }}' as {{ dbt.type_string() }}) as identifier_type,
+            {{ 'true' if source_column.endswith('_sha256') else 'false' }} as is_prehashed,
+            {{ spotify_audiences.trim_whitespace(source_column) }} as identifier_value,
+            {% if source_column == 'phone' -%}
+            nullif({{ spotify_audiences.trim_whitespace('phone_country') }}, '')
+            {%- else -%}
+            cast(null as {{ dbt.type_string() }})
+            {%- endif %} as phone_country
 
         from {{ rows }}
-        cross join (
-            select * from (
-                values
-                {%- for source_column, identifier_type in identifier_columns.items() %}
-                    (
-                        '{{ source_column }}',
-                        '{{ identifier_type }}',
-                        {{ 'true' if source_column.endswith('_sha256') else 'false' }}
-                    ){% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ) as identifier_columns (source_column, identifier_type, is_prehashed)
-        ) as identifier_columns
+        where {{ source_column }} is not null
+        {% if not loop.last %}
+        union all
+        {% endif -%}
+        {%- endfor %}
     ) as unpivoted
     where identifier_value != ''
 {%- endmacro %}

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {%- set zero_device_id = '00000000-0000-0000-0000-000000000000' %}
 
 with
@@ -108,12 +106,10 @@ validated as (
                 source_column = 'device_id_sha256'
                 and normalized_value = {{ sha256_hex("'" ~ zero_device_id ~ "'") }}
                 then 'zero_device_id'
+            -- is_valid_email and no invisible character, in one regex pass on DuckDB
             when
                 source_column = 'email'
-                and (
-                    not {{ is_valid_email('normalized_value') }}
-                    or {{ contains_invisible_character('normalized_value') }}
-                )
+                and not {{ is_valid_visible_email('normalized_value') }}
                 then 'malformed_email'
             when
                 source_column = 'phone'
