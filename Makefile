@@ -69,5 +69,5 @@ clean: ## Remove build output (keeps .venv)
 	rm -rf target logs .pytest_cache .ruff_cache
 
 .PHONY: bench
-bench: $(STAMP) ## Measure the pipeline on N synthetic members (default 1M): make bench N=10000000
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/bench.py --members $(N)
+bench: $(STAMP) ## Measure the pipeline on N members (default 1M): make bench N=3000000 BENCH_ARGS=--repeats=1
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/bench.py --members $(N) $(BENCH_ARGS)

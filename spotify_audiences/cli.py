@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from spotify_audiences import __version__, logs
 from spotify_audiences.config import (
+    CHUNK_GRANULARITY,
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_FILE_BYTES,
@@ -20,15 +25,55 @@ from spotify_audiences.config import (
 )
 from spotify_audiences.credentials import ENV_TOKEN_FILE, TokenStore
 from spotify_audiences.errors import EXIT_FAILED, EXIT_OK, ConfigError, SpotifyAudiencesError
+from spotify_audiences.export import LAYOUTS
 from spotify_audiences.in_warehouse import SyncRequest, run_sync
 from spotify_audiences.login import DEFAULT_PORT
-from spotify_audiences.sync import AudienceResult, SyncOptions
+from spotify_audiences.logs import escape_control
+from spotify_audiences.sync import DESCRIPTION_MAX, AudienceResult, SyncOptions
 from spotify_audiences.warehouse import open_mart_reader
+
+EXIT_INTERRUPTED = 130
 
 
 def _fail(exc: SpotifyAudiencesError) -> None:
-    click.echo(f"error: {exc}", err=True)
+    click.echo(f"error: {escape_control(str(exc))}", err=True)
     sys.exit(exc.exit_code)
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive number of seconds, got {value}.")
+    return value
+
+
+def _chunk_size(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value <= 0 or value % CHUNK_GRANULARITY:
+        raise click.BadParameter(
+            f"must be a positive multiple of 256 KiB ({CHUNK_GRANULARITY} bytes), got {value}."
+        )
+    return value
+
+
+def _description(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and len(value) > DESCRIPTION_MAX:
+        raise click.BadParameter(
+            f"has {len(value)} characters; Spotify accepts at most {DESCRIPTION_MAX}."
+        )
+    return value
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM takes the path of Ctrl-C: temporary files removed, connections closed."""
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parse_audience_ids(pairs: Sequence[str]) -> dict[str, str]:
@@ -100,7 +145,7 @@ def main(verbose: int, quiet: bool) -> None:
 @click.option("--allow-shrink", is_flag=True, help="Accept a shrink past the max_shrink guard.")
 @click.option(
     "--max-bytes",
-    type=int,
+    type=click.IntRange(min=1),
     default=MAX_FILE_BYTES,
     show_default=True,
     help="Refuse files larger than this.",
@@ -110,6 +155,7 @@ def main(verbose: int, quiet: bool) -> None:
     type=int,
     default=DEFAULT_CHUNK_SIZE,
     show_default=True,
+    callback=_chunk_size,
     help="Upload chunk in bytes (a multiple of 256 KiB).",
 )
 @click.option(
@@ -117,10 +163,34 @@ def main(verbose: int, quiet: bool) -> None:
     type=float,
     default=DEFAULT_TIMEOUT_SECONDS,
     show_default=True,
+    callback=_seconds,
     help="Seconds per HTTP request.",
 )
-@click.option("--deadline", type=float, help="Seconds for the whole sync, waits included.")
-@click.option("--description", help="Description for audiences this sync creates (≤ 80 chars).")
+@click.option(
+    "--deadline",
+    type=float,
+    callback=_seconds,
+    help="Seconds for the whole sync, waits included.",
+)
+@click.option(
+    "--description",
+    callback=_description,
+    help="Description for audiences this sync creates (≤ 80 chars).",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="long",
+    show_default=True,
+    help="Upload file layout: long (type,value rows) or wide (one column per identifier type).",
+)
+@click.option(
+    "--retire",
+    multiple=True,
+    metavar="NAME",
+    help="Stop syncing NAME (gone from the mart): recorded as retired in the ledger; the "
+    "Spotify audience is left as it is.",
+)
 @click.option(
     "--ignore-test-failures",
     is_flag=True,
@@ -143,6 +213,8 @@ def sync(
     timeout: float,
     deadline: float | None,
     description: str | None,
+    layout: str,
+    retire: tuple[str, ...],
     ignore_test_failures: bool,
     token_file: Path | None,
 ) -> None:
@@ -152,7 +224,8 @@ def sync(
     by --audience-id, else by its exact name in its ad account, else created. Each audience
     goes to the ad account the build recorded for it, else SPOTIFY_AD_ACCOUNT_ID. Nothing is
     synced when the last dbt build's tests failed (unless --ignore-test-failures). Exit status
-    0 only when every audience synced.
+    0 only when every audience synced. Interrupted (Ctrl-C, SIGTERM): exit 130, temporary
+    files removed; the next sync uploads again.
     """
     show_progress = not as_json and not click.get_current_context().find_root().params["quiet"]
     try:
@@ -168,6 +241,8 @@ def sync(
                 force=force,
                 allow_shrink=allow_shrink,
                 progress=show_progress,
+                layout=layout,
+                retire=retire,
             ),
             dry_run=dry_run_dir is not None,
             raise_on_failure=False,
@@ -177,15 +252,25 @@ def sync(
             ignore_test_failures=ignore_test_failures,
             progress=show_progress,
         )
-        results = run_sync(
-            lambda: open_mart_reader(project_dir, profiles_dir, target, read_only=False),
-            SpotifySettings.from_env(),
-            request,
-            token_store=TokenStore(token_file),
-        )
+        with _terminate_as_interrupt():
+            results = run_sync(
+                lambda: open_mart_reader(
+                    project_dir, profiles_dir, target, read_only=dry_run_dir is not None
+                ),
+                SpotifySettings.from_env(),
+                request,
+                token_store=TokenStore(token_file),
+            )
     except SpotifyAudiencesError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: the sync stopped; temporary files were removed. An audience whose "
+            "upload had started is uploaded again by the next sync.",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     for result in results:
         if as_json:
             click.echo(json.dumps(result, sort_keys=True))
@@ -199,7 +284,7 @@ def sync(
 
 def format_result(result: AudienceResult) -> str:
     """A readable block for one audience."""
-    lines = [result.audience_name]
+    lines = [escape_control(result.audience_name)]
     labels = {
         "created": "created",
         "replaced": "replaced",
@@ -207,16 +292,24 @@ def format_result(result: AudienceResult) -> str:
         "dry_run": "dry run, nothing sent",
         "failed": "FAILED",
         "refused": "REFUSED",
+        "retired": "retired, no longer synced",
     }
     audience = result.audience_id or "-"
     lines.append(f"  action       {labels.get(result.action, result.action)}")
     lines.append(f"  audience id  {audience}")
     if result.ad_account_id:
         lines.append(f"  ad account   {result.ad_account_id}")
+    if result.action == "retired":
+        if result.note:
+            lines.append(f"  note         {result.note}")
+        return "\n".join(lines)
     uploaded = ", ".join(f"{t} {n:,}" for t, n in result.counts.items()) or "none"
     verb = "uploaded" if result.action in ("created", "replaced") else "in file"
     lines.append(f"  {verb:<12} {result.identifiers:,} ({uploaded})")
     lines.append(f"  rejected     {sum(result.rejected.values()):,}")
+    if result.suppressed:
+        opted_out = ", ".join(f"{t} {n:,}" for t, n in result.suppressed.items())
+        lines.append(f"  suppressed   {sum(result.suppressed.values()):,} ({opted_out})")
     by_type: dict[str, list[str]] = {}
     for key, count in result.rejected.items():
         identifier_type, _, reason = key.partition("/")
@@ -224,7 +317,8 @@ def format_result(result: AudienceResult) -> str:
     for identifier_type, reasons in by_type.items():
         lines.append(f"    {identifier_type:<20} {', '.join(reasons)}")
     if result.sha256:
-        lines.append(f"  file         {result.bytes:,} bytes, sha256 {result.sha256}")
+        layout = f", {result.layout} layout" if result.layout else ""
+        lines.append(f"  file         {result.bytes:,} bytes{layout}, sha256 {result.sha256}")
     if result.file:
         lines.append(f"  written to   {result.file}")
     if result.added is not None:
@@ -234,8 +328,15 @@ def format_result(result: AudienceResult) -> str:
         if result.status == "PROCESSING":
             note = " (Spotify is matching the list; it can take up to three days to be BOOKABLE)"
         lines.append(f"  status       {result.status}{note}")
+    if result.duplicates:
+        lines.append(
+            f"  also named   {', '.join(result.duplicates)} (left as they are; this sync uses "
+            "the audience id the ledger recorded)"
+        )
+    if result.note:
+        lines.append(f"  note         {result.note}")
     if result.error:
-        lines.append(f"  error        {result.error}")
+        lines.append(f"  error        {escape_control(result.error)}")
     return "\n".join(lines)
 
 
@@ -368,11 +469,11 @@ def status(
             else "-"
         )
         click.echo(
-            f"{row['audience_name']:<32} {row['audience_id']}  {row.get('status') or 'ERROR':<10} "
-            f"size {size}"
+            f"{escape_control(row['audience_name']):<32} {row['audience_id']}  "
+            f"{row.get('status') or 'ERROR':<10} size {size}"
         )
         if row.get("advice") or row.get("error"):
-            click.echo(f"  {row.get('advice') or row.get('error')}")
+            click.echo(f"  {escape_control(str(row.get('advice') or row.get('error')))}")
     if any(row.get("error") for row in rows):
         sys.exit(EXIT_FAILED)
 

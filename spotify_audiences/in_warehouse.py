@@ -14,7 +14,11 @@ Options of the procedure and the post-hook (all optional; the CLI has a flag for
 ``audience_ids``         ``{name: audience id}``: replace this Spotify audience for ``name``
 ``min_identifiers``      refuse smaller audiences (default: each audience's setting)
 ``max_bytes``            refuse larger files (default 1 GiB, Spotify's maximum)
-``description``          description of the audiences this sync creates
+``description``          description of the audiences this sync creates (at most 80 chars)
+``layout``               the upload file's layout: ``long`` (default, ``type,value`` rows) or
+                         ``wide`` (one column per identifier type)
+``retire``               names to record as retired in the ledger and stop syncing (the
+                         Spotify audiences are left as they are)
 ``dry_run``              build and check the files, send nothing, need no credentials
 ``chunk_size``           upload chunk in bytes, a multiple of 256 KiB
 ``timeout``              seconds per HTTP request
@@ -39,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -46,10 +51,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from spotify_audiences.ads import TokenProvider
 from spotify_audiences.auth import RefreshTokenSink
 from spotify_audiences.config import (
+    CHUNK_GRANULARITY,
     DEFAULT_CHUNK_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     ProjectConfig,
@@ -78,6 +85,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "min_identifiers": (int,),
     "max_bytes": (int,),
     "description": (str,),
+    "layout": (str,),
+    "retire": (list,),
     "dry_run": (bool,),
     "chunk_size": (int,),
     "timeout": (int, float),
@@ -142,8 +151,20 @@ class SyncRequest:
         sync_fields = {
             _RENAMED.get(k, k): v
             for k, v in values.items()
-            if k in flags or k in ("audience_ids", "min_identifiers", "max_bytes", "description")
+            if k in flags
+            or k in ("audience_ids", "min_identifiers", "max_bytes", "description", "layout")
         }
+        if "retire" in values:
+            sync_fields["retire"] = tuple(str(n) for n in values["retire"])
+        for key in ("timeout", "deadline"):
+            if key in values and not (math.isfinite(values[key]) and values[key] > 0):
+                raise ConfigError(f"Sync option {key} must be a positive number of seconds.")
+        chunk = values.get("chunk_size", DEFAULT_CHUNK_SIZE)
+        if chunk <= 0 or chunk % CHUNK_GRANULARITY:
+            raise ConfigError(
+                f"Sync option chunk_size must be a positive multiple of {CHUNK_GRANULARITY} "
+                f"bytes (256 KiB), got {chunk}."
+            )
         if "config" in values:
             sync_fields["config"] = _project_config(values["config"])
         if "audience_ids" in sync_fields:
@@ -172,6 +193,18 @@ class SyncRequest:
             if value:
                 changes[name] = check_endpoint(_TRAILING_SLASH.sub("", value), what=name)
         return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def check_ports(settings: SpotifySettings) -> None:
+    """Refuse an endpoint URL whose port is not a number from 0 to 65535, before any call."""
+    urls = (("ads_api_url", settings.ads_api_url), ("accounts_url", settings.accounts_url))
+    for what, url in urls:
+        try:
+            urlsplit(url).port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ConfigError(
+                f"The {what} endpoint has an invalid port (ports are 0 to 65535)."
+            ) from None
 
 
 def _project_config(raw: Mapping[str, Any]) -> ProjectConfig:
@@ -263,6 +296,8 @@ def run_sync(
     the test gate refuses.
     """
     settings = request.with_endpoints(settings)
+    if not request.dry_run:
+        check_ports(settings)
     tokens = None
     if not request.dry_run:
         settings.validated(require_credentials=False, require_account=False)

@@ -2,15 +2,22 @@
 
 Three tables live next to the marts:
 
-* ``spotify_audience_sync_log``: one row per audience per sync attempt (created, replaced,
-  unchanged, refused, failed), with counts, the file's size and fingerprint, and for failures
-  the error class, message and Spotify ``sp_trace_id``;
+* ``spotify_audience_sync_log``: append-only, one row per step of a sync attempt: ``pending``
+  (written before anything is sent: the intent, with the fingerprint about to be uploaded),
+  then the outcome (created, replaced, unchanged, refused, failed), with counts, the file's
+  size and fingerprint, and for failures the error class, message and Spotify
+  ``sp_trace_id``; ``retired`` rows record ``sync --retire``;
 * ``spotify_audience_uploaded_hashes``: the hashed set last uploaded for each audience (hashes
   only), so that a dry run can say what a sync would add and remove;
 * ``spotify_audience_status``: status and size range appended by ``spotify-audiences status``.
 
 :data:`LEDGER_TABLES` defines their columns once: :class:`SqlLedger` (DuckDB and the Snowflake
 connector) and the Snowpark ledger of the procedure create them from it.
+
+A ``pending`` row that no outcome followed (the process was killed, or the outcome is unknown)
+is the latest attempt of its audience: the next sync cannot skip the upload as "unchanged",
+because Spotify may hold either set. Only a completed success that is the latest attempt
+allows the skip (:meth:`Ledger.last_attempt`).
 
 No raw identifier, token or URL is ever written: the rows hold counts, hashes, ids and messages
 that the core composed itself.
@@ -53,6 +60,8 @@ class SyncRecord:
     # True: the last build's tests failed and the sync ran with --ignore-test-failures;
     # None: the test gate did not apply (the dbt post-hook, which dbt's DAG gates).
     ignored_test_failures: bool | None = None
+    # Identifiers removed by the suppression list, by type (from the summary mart)
+    suppressed: dict[str, int] = field(default_factory=dict)
 
     def as_row(self) -> list[Any]:
         """The values in the sync log's column order (counts and rejects as JSON text)."""
@@ -74,6 +83,7 @@ class SyncRecord:
             self.error_message,
             self.sp_trace_id,
             self.ignored_test_failures,
+            json.dumps(self.suppressed, sort_keys=True),
         ]
 
 
@@ -95,7 +105,11 @@ class Ledger(Protocol):
     """Where sync history lives; one implementation per warehouse."""
 
     def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
-        """The latest created/replaced/unchanged row for this audience, or None."""
+        """The latest created/replaced/unchanged row, or None (also when retired since)."""
+        ...
+
+    def last_attempt(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
+        """The latest pending, created, replaced, unchanged or retired row, or None."""
         ...
 
     def record(self, row: SyncRecord) -> None:
@@ -143,7 +157,7 @@ LEDGER_TABLES: dict[str, tuple[Column, ...]] = {
         "ad_account_id varchar, action varchar, audience_id varchar, counts varchar, "
         "rejected varchar, identifiers bigint, bytes bigint, fingerprint varchar, "
         "upload_id varchar, error_class varchar, error_message varchar, sp_trace_id varchar, "
-        "ignored_test_failures boolean"
+        "ignored_test_failures boolean, suppressed varchar"
     ),
     UPLOADED: _columns(
         "ad_account_id varchar, audience_name varchar, identifier_type varchar, "
@@ -156,6 +170,10 @@ LEDGER_TABLES: dict[str, tuple[Column, ...]] = {
     ),
 }
 SUCCESS_ACTIONS = ("created", "replaced", "unchanged")
+PENDING = "pending"
+RETIRED = "retired"
+# The rows that say what Spotify holds (or may hold) for an audience
+ATTEMPT_ACTIONS = (PENDING, *SUCCESS_ACTIONS, RETIRED)
 
 
 def status_row(record: StatusRecord) -> list[Any]:
@@ -168,6 +186,7 @@ def sync_record(values: dict[str, Any]) -> SyncRecord:
     values = {k.lower(): v for k, v in values.items()}
     values["counts"] = json.loads(values["counts"] or "{}")
     values["rejected"] = json.loads(values["rejected"] or "{}")
+    values["suppressed"] = json.loads(values.get("suppressed") or "{}")
     values["identifiers"] = int(values["identifiers"] or 0)
     values["bytes"] = int(values["bytes"] or 0)
     known = set(SyncRecord.__dataclass_fields__)
@@ -192,12 +211,22 @@ class SqlLedger:
         mart: str,
         dialect: str = "duckdb",
         quote: Callable[[str], str] | None = None,
+        read_only: bool = False,
     ) -> None:
         self._cursor = connection.cursor()
         self._schema = schema
         self._mart = mart
         self._dialect = dialect
         self._quote = quote or (lambda name: f'"{name}"')
+        self.read_only = read_only
+        self._absent: set[str] = set()
+        if read_only:  # a dry run: read what is there, create nothing
+            for table in LEDGER_TABLES:
+                try:
+                    self._run(f"select * from {self._rel(table)} limit 0")  # noqa: S608
+                except Exception:
+                    self._absent.add(table)
+            return
         for table, columns in LEDGER_TABLES.items():
             ddl = ", ".join(f"{c.name} {c.type}" for c in columns)
             self._run(f"create table if not exists {self._rel(table)} ({ddl})")
@@ -228,20 +257,34 @@ class SqlLedger:
         for row in rows:
             self._run(sql, row)
 
-    def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
-        """The latest successful row."""
+    def _latest(
+        self, ad_account_id: str | None, audience_name: str, actions: Sequence[str]
+    ) -> SyncRecord | None:
+        if SYNC_LOG in self._absent:
+            return None
+        # A pending row and its outcome can share a timestamp: the outcome is the later one.
         cursor = self._run(
             f"select * from {self._rel(SYNC_LOG)} "  # noqa: S608 - fixed identifiers
             "where audience_name = ? and ad_account_id is not distinct from ? "
-            "and action in ('created', 'replaced', 'unchanged') "
-            "order by finished_at desc limit 1",
-            [audience_name, ad_account_id],
+            f"and action in ({', '.join('?' * len(actions))}) "
+            "order by finished_at desc, case when action = 'pending' then 0 else 1 end desc "
+            "limit 1",
+            [audience_name, ad_account_id, *actions],
         )
         row = cursor.fetchone()
         if row is None:
             return None
         names = [d[0] for d in cursor.description]
         return sync_record(dict(zip(names, row, strict=True)))
+
+    def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
+        """The latest successful row, unless the audience was retired after it."""
+        found = self._latest(ad_account_id, audience_name, (*SUCCESS_ACTIONS, RETIRED))
+        return found if found is not None and found.action in SUCCESS_ACTIONS else None
+
+    def last_attempt(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
+        """The latest row that says what Spotify holds or may hold."""
+        return self._latest(ad_account_id, audience_name, ATTEMPT_ACTIONS)
 
     def record(self, row: SyncRecord) -> None:
         """Append one row."""
@@ -277,6 +320,8 @@ class SqlLedger:
 
     def diff(self, ad_account_id: str | None, audience_name: str) -> tuple[int, int] | None:
         """Anti-joins between the mart and the last uploaded set."""
+        if UPLOADED in self._absent:
+            return None
         known = self._run(
             f"select count(*) from {self._rel(UPLOADED)} "  # noqa: S608
             "where ad_account_id is not distinct from ? and audience_name = ?",
@@ -312,7 +357,9 @@ class SqlLedger:
         self._insert(STATUS, [status_row(r) for r in rows])
 
     def synced_audiences(self, ad_account_id: str) -> list[SyncRecord]:
-        """The latest successful row of every audience synced to this ad account."""
+        """The latest successful row of every audience synced to this ad account (not retired)."""
+        if SYNC_LOG in self._absent:
+            return []
         names = self._run(
             f"select distinct audience_name from {self._rel(SYNC_LOG)} "  # noqa: S608
             "where ad_account_id = ? and action in ('created', 'replaced', 'unchanged') "
@@ -324,6 +371,8 @@ class SqlLedger:
 
     def accounts(self) -> list[str]:
         """Every ad account that an audience was synced to, sorted."""
+        if SYNC_LOG in self._absent:
+            return []
         rows = self._run(
             f"select distinct ad_account_id from {self._rel(SYNC_LOG)} "  # noqa: S608
             "where ad_account_id is not null and action in ('created', 'replaced', 'unchanged') "

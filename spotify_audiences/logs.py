@@ -3,6 +3,10 @@
 Our own code logs paths, counts and ids only. The filter below is a second line of defence for
 third-party loggers (urllib3 logs full URLs at debug level, and a signed upload URL is a
 credential): it masks bearer tokens, OAuth parameters and URL query strings in every record.
+
+It also escapes control characters (newlines, carriage returns, escape sequences, ...) in every
+message: an audience name comes from the user's data, and a name with a newline must not be
+able to forge a log line. :func:`escape_control` does the same for the human output.
 """
 
 from __future__ import annotations
@@ -24,6 +28,23 @@ _PATTERNS = [
 ]
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_control(text: str) -> str:
+    """``text`` with each control character shown as an escape (``\\n``, ``\\x1b``, ...)."""
+    return _CONTROL.sub(
+        lambda m: (
+            _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}")
+            if ord(m.group()) < 0x100
+            else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 def redact(text: str) -> str:
     """Mask tokens, OAuth parameters and URL query strings in ``text``."""
     for pattern, replacement in _PATTERNS:
@@ -32,7 +53,7 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message through :func:`redact`."""
+    """Rewrites each record's message through :func:`redact` and :func:`escape_control`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
@@ -40,7 +61,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not break logging
             message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = escape_control(redact(message)), None
         return True
 
 

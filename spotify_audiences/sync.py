@@ -1,16 +1,20 @@
 """The mirror sync: each audience in the mart replaces the whole list of its Spotify audience.
 
-Per audience, in this order: check the name, stream the file out of the warehouse, check its
-size (nothing has touched the network yet), then find the audience (a configured id wins; else
-the one audience with exactly that name; else a new one), upload, and create it if it is new.
-A failure at any step leaves the Spotify audience as it was: the list is replaced only when the
-upload completes, and a new audience is created only after its file is fully uploaded.
+Per audience, in this order: check the name and settings, stream the file out of the
+warehouse, check the guards (nothing has touched the network yet), then find the audience (a
+configured id wins; else the id the ledger recorded for this name and ad account, if Spotify
+still has it; else the one audience with exactly that name; else a new one), record the intent
+(a ``pending`` ledger row with the fingerprint about to be uploaded), upload, create the
+audience if it is new, and record the outcome. A failure at any step leaves the Spotify
+audience as it was: the list is replaced only when the upload completes, and a new audience is
+created only after its file is fully uploaded. A sync killed after the intent leaves the
+pending row as the audience's latest attempt, so the next sync uploads instead of trusting an
+"unchanged" fingerprint.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
@@ -35,6 +39,7 @@ from spotify_audiences.config import (
     validate_uuid,
 )
 from spotify_audiences.errors import (
+    EXIT_FAILED,
     EXIT_OK,
     AmbiguousAudienceError,
     ConfigError,
@@ -45,8 +50,8 @@ from spotify_audiences.errors import (
     SpotifyAudiencesError,
     WarehouseError,
 )
-from spotify_audiences.export import ExportResult, write_audience_csv
-from spotify_audiences.ledger import Ledger, SyncRecord
+from spotify_audiences.export import LAYOUTS, ExportResult, audience_file_name, write_audience_csv
+from spotify_audiences.ledger import PENDING, SUCCESS_ACTIONS, Ledger, SyncRecord
 from spotify_audiences.progress import Progress
 from spotify_audiences.transport import Clock, Deadline, RetryPolicy, SystemClock, Transport
 from spotify_audiences.upload import ResumableUploader
@@ -60,6 +65,27 @@ DRY_RUN = "dry_run"
 UNCHANGED = "unchanged"
 FAILED = "failed"
 REFUSED = "refused"
+RETIRED = "retired"
+DESCRIPTION_MAX = 80
+RETIRE_NOTE = (
+    "no longer synced; the Spotify audience keeps its last list (Spotify has no endpoint to "
+    "delete members: delete the audience in Ads Manager if it must stop being targetable)"
+)
+
+
+class OutputError(SpotifyAudiencesError):
+    """A local file could not be written (a full disk, a directory that is not writable)."""
+
+    exit_code = EXIT_FAILED
+
+
+def check_description(description: str | None, what: str) -> None:
+    """Spotify accepts audience descriptions of at most 80 characters."""
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise ConfigError(
+            f"{what} has {len(description)} characters; Spotify accepts at most "
+            f"{DESCRIPTION_MAX}. Nothing was sent."
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,14 @@ class SyncOptions:
     progress: bool = False  # a progress line on an interactive terminal
     # The Snowflake procedure's allow-list (fixed at setup); None: any account
     allowed_ad_accounts: tuple[str, ...] | None = None
+    layout: str = "long"  # the upload file's layout: long (type,value) or wide
+    # Audiences to stop syncing: recorded as retired in the ledger, left as they are in Spotify
+    retire: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"Unknown layout {self.layout!r}: use one of {', '.join(LAYOUTS)}.")
+        check_description(self.description, "The description")
 
 
 @dataclass
@@ -93,6 +127,8 @@ class AudienceResult:
     ad_account_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)
+    layout: str | None = None
     bytes: int = 0
     sha256: str | None = None
     upload_id: str | None = None
@@ -104,11 +140,14 @@ class AudienceResult:
     error_class: str | None = None
     sp_trace_id: str | None = None
     exit_code: int = EXIT_OK
+    # Other audiences with the same name in the ad account (reported, never synced to)
+    duplicates: list[str] | None = None
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
         """Whether the audience synced (or, in a dry run, its file was written)."""
-        return self.action in (CREATED, REPLACED, UNCHANGED, DRY_RUN)
+        return self.action in (CREATED, REPLACED, UNCHANGED, DRY_RUN, RETIRED)
 
     @property
     def identifiers(self) -> int:
@@ -125,8 +164,8 @@ def _now() -> datetime:
 
 
 def slugify(name: str) -> str:
-    """A file-name-safe form of an audience name."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "audience"
+    """The file name (without ``.csv``) of an audience's upload file, unique per exact name."""
+    return audience_file_name(name).removesuffix(".csv")
 
 
 class MirrorSync:
@@ -178,9 +217,10 @@ class MirrorSync:
                 SUMMARY,
             )
         in_mart = self._reader.audience_names()
+        retired = self._retire(in_mart) if self.options.retire else []
         vanished: list[tuple[str, str]] = []
         if self._ledger is not None:
-            present = set(in_mart)
+            present = set(in_mart) | set(self.options.retire)
             for account in self._ledger.accounts():
                 for record in self._ledger.synced_audiences(account):
                     if record.audience_name not in present:
@@ -205,14 +245,72 @@ class MirrorSync:
         work += [(n, account) for n, account in vanished if n in wanted]
         work.sort(key=lambda item: (item[0], item[1] or ""))
         if not work:
+            if retired:
+                return retired
             raise WarehouseError(
                 "The mart holds no audience: check the members input and run `dbt build`."
             )
         with tempfile.TemporaryDirectory(prefix="spotify-audiences-") as scratch:
-            return [
+            return retired + [
                 self.sync_one(name, Path(scratch), built=built, synced_to=account)
                 for name, account in work
             ]
+
+    def _retire(self, in_mart: Sequence[str]) -> list[AudienceResult]:
+        """Record ``--retire`` names as retired in every ad account they were synced to.
+
+        Refuses (before recording anything) a name still built in the mart, or one the
+        ledger does not know. A dry run says what it would record and records nothing.
+        """
+        still = [n for n in self.options.retire if n in set(in_mart)]
+        if still:
+            raise ConfigError(
+                "Still built in the mart, so not retired: "
+                + ", ".join(repr(n) for n in still)
+                + ". Remove it from the members input (or spotify_audiences_config) and run "
+                "`dbt build` first."
+            )
+        found: list[tuple[str, str, SyncRecord]] = []
+        ledger = self._ledger
+        accounts = ledger.accounts() if ledger is not None else []
+        for name in dict.fromkeys(self.options.retire):
+            hits = [
+                (name, account, last)
+                for account in accounts
+                if ledger is not None and (last := ledger.last_success(account, name))
+            ]
+            if not hits:
+                raise ConfigError(
+                    f"Nothing to retire: the ledger has no active audience named {name!r} "
+                    "(never synced, or already retired)."
+                )
+            found += hits
+        results = []
+        for name, account, last in found:
+            result = AudienceResult(
+                audience_name=name,
+                action=RETIRED,
+                audience_id=last.audience_id,
+                ad_account_id=account,
+                note=RETIRE_NOTE,
+            )
+            if self.options.dry_run_dir is None and ledger is not None:
+                now = _now()
+                ledger.record(
+                    SyncRecord(
+                        run_id=self.run_id,
+                        started_at=now,
+                        finished_at=now,
+                        audience_name=name,
+                        ad_account_id=account,
+                        action=RETIRED,
+                        audience_id=last.audience_id,
+                        ignored_test_failures=self.ignored_test_failures,
+                    )
+                )
+            log.info("%s: retired (audience %s); %s", name, last.audience_id, RETIRE_NOTE)
+            results.append(result)
+        return results
 
     def audience_settings(
         self,
@@ -242,7 +340,9 @@ class MirrorSync:
             overrides["min_identifiers"] = self.options.min_identifiers
         if self.options.description:
             overrides["description"] = self.options.description
-        return replace(config, **overrides) if overrides else config
+        config = replace(config, **overrides) if overrides else config
+        check_description(config.description, f"The description of {name!r}")
+        return config
 
     def _account(self, name: str, config: AudienceConfig) -> str | None:
         """The audience's ad account, else the sync's default; None only for a dry run."""
@@ -292,56 +392,89 @@ class MirrorSync:
             if isinstance(exc, SpotifyApiError):
                 result.sp_trace_id = exc.sp_trace_id
             log.warning("%s: %s", name, exc)
-        if self._ledger is not None and result.action != DRY_RUN:
+        # A dry run writes nothing to the ledger, not even its failures.
+        if self._ledger is not None and self.options.dry_run_dir is None:
             self._record(result, started)
         return result
+
+    def _row(self, result: AudienceResult, started: datetime, action: str) -> SyncRecord:
+        return SyncRecord(
+            run_id=self.run_id,
+            started_at=started,
+            finished_at=_now(),
+            audience_name=result.audience_name,
+            ad_account_id=result.ad_account_id,
+            action=action,
+            audience_id=result.audience_id,
+            counts=result.counts,
+            rejected=result.rejected,
+            identifiers=result.identifiers,
+            bytes=result.bytes,
+            fingerprint=result.sha256,
+            upload_id=result.upload_id,
+            error_class=result.error_class,
+            error_message=result.error,
+            sp_trace_id=result.sp_trace_id,
+            ignored_test_failures=self.ignored_test_failures,
+            suppressed=result.suppressed,
+        )
 
     def _record(self, result: AudienceResult, started: datetime) -> None:
         assert self._ledger is not None
         try:
-            self._ledger.record(
-                SyncRecord(
-                    run_id=self.run_id,
-                    started_at=started,
-                    finished_at=_now(),
-                    audience_name=result.audience_name,
-                    ad_account_id=result.ad_account_id,
-                    action=result.action,
-                    audience_id=result.audience_id,
-                    counts=result.counts,
-                    rejected=result.rejected,
-                    identifiers=result.identifiers,
-                    bytes=result.bytes,
-                    fingerprint=result.sha256,
-                    upload_id=result.upload_id,
-                    error_class=result.error_class,
-                    error_message=result.error,
-                    sp_trace_id=result.sp_trace_id,
-                    ignored_test_failures=self.ignored_test_failures,
-                )
-            )
+            self._ledger.record(self._row(result, started, result.action))
         except Exception as exc:  # the sync's outcome stands; say the ledger missed it
             log.error("%s: writing the sync log failed: %s", result.audience_name, exc)
+
+    def _record_intent(self, result: AudienceResult, started: datetime) -> None:
+        """The pending row, before anything is sent: without it, nothing is sent."""
+        if self._ledger is None:
+            return
+        try:
+            self._ledger.record(self._row(result, started, PENDING))
+        except Exception as exc:
+            raise WarehouseError(
+                f"Recording the sync's intent in the ledger failed ({exc}); nothing was sent."
+            ) from None
 
     def _sync(
         self, name: str, scratch: Path, result: AudienceResult, config: AudienceConfig
     ) -> None:
         validate_audience_name(name)
         account = result.ad_account_id
+        started = _now()
         result.rejected = self._reader.rejects(name)
+        suppressed = getattr(self._reader, "suppressed", None)
+        result.suppressed = suppressed(name) if suppressed is not None else {}
+        result.layout = self.options.layout
         directory = self.options.dry_run_dir or scratch
         progress = Progress(f"export {name}", unit="rows") if self.options.progress else None
-        export = write_audience_csv(
-            self._reader.identifier_batches(name),
-            directory / f"{slugify(name)}.csv",
-            progress=progress,
-        )
+        path = directory / audience_file_name(name)
+        try:
+            export = write_audience_csv(
+                self._reader.identifier_batches(name),
+                path,
+                progress=progress,
+                layout=self.options.layout,
+            )
+        except OSError as exc:
+            raise OutputError(
+                f"Cannot write the file of {name!r} to {path}: {exc.strerror or exc}. "
+                "Nothing was sent."
+            ) from None
         result.counts, result.bytes, result.sha256 = export.counts, export.bytes, export.sha256
         last = self._ledger.last_success(account, name) if self._ledger else None
+        attempt = self._ledger.last_attempt(account, name) if self._ledger else None
+        interrupted = attempt is not None and attempt.action == PENDING
         if self.options.dry_run_dir is not None:
             result.action = DRY_RUN
             result.file = str(export.path)
-            if self._ledger is not None:
+            if interrupted:
+                result.note = (
+                    "the last sync of this audience was interrupted; Spotify holds either its "
+                    "set or the one before, so no diff is shown and the next sync uploads"
+                )
+            elif self._ledger is not None:
                 diff = self._ledger.diff(account, name)
                 if diff is not None:
                     result.added, result.removed = diff
@@ -349,16 +482,26 @@ class MirrorSync:
         if self.options.dry_run_dir is not None:
             return
         assert self._client is not None and self._uploader is not None and account is not None
-        audience_id = self._existing_audience_id(account, name, config)
+        audience_id = self._existing_audience_id(account, name, config, last, result)
         if (
             last is not None
+            and attempt is not None
+            and attempt.action in SUCCESS_ACTIONS
             and not self.options.force
-            and last.fingerprint == export.sha256
-            and last.audience_id == audience_id
+            and attempt.fingerprint == export.sha256
+            and attempt.audience_id == audience_id
         ):
             result.action, result.audience_id = UNCHANGED, audience_id
             log.info("%s: same set as the last upload; nothing sent (--force uploads)", name)
             return
+        if interrupted:
+            log.warning(
+                "%s: the last sync was interrupted after it recorded its intent; Spotify may "
+                "hold either set, so this sync uploads.",
+                name,
+            )
+        result.audience_id = audience_id
+        self._record_intent(result, started)
         if audience_id is not None:
             target = self._client.replace_upload_url(account, audience_id)
             result.upload_id = target.id
@@ -439,11 +582,53 @@ class MirrorSync:
                     hint="If the smaller audience is right, run again with --allow-shrink.",
                 )
 
-    def _existing_audience_id(self, account: str, name: str, config: AudienceConfig) -> str | None:
+    def _existing_audience_id(
+        self,
+        account: str,
+        name: str,
+        config: AudienceConfig,
+        last: SyncRecord | None,
+        result: AudienceResult,
+    ) -> str | None:
+        """The audience to replace: configured, else the ledger's, else by name, else None.
+
+        The id the ledger recorded for this name and ad account wins over a name lookup, so
+        that another audience of the same name (another warehouse's, a copy made in Ads
+        Manager) never makes this sync stop or create a third one; it is reported instead.
+        """
         configured = config.audience_id
         if configured:
             return configured.strip().lower()
         assert self._client is not None
+        if last is not None and last.audience_id:
+            known = last.audience_id
+            try:
+                self._client.get_audience(account, known)
+            except NotFoundError:
+                log.warning(
+                    "%s: audience %s, recorded in the ledger, no longer exists in Spotify; "
+                    "looking the audience up by name",
+                    name,
+                    known,
+                )
+            else:
+                others = [
+                    str(a.get("id"))
+                    for a in self._client.find_audiences_named(account, name)
+                    if str(a.get("id")).lower() != known.lower()
+                ]
+                if others:
+                    result.duplicates = others
+                    log.warning(
+                        "%s: %d other audience(s) in the ad account have this name (%s); this "
+                        "sync replaces %s, the one the ledger recorded, and leaves them as they "
+                        "are (rename or delete them in Ads Manager)",
+                        name,
+                        len(others),
+                        ", ".join(others),
+                        known,
+                    )
+                return known
         matches = self._client.find_audiences_named(account, name)
         if len(matches) > 1:
             ids = ", ".join(str(a.get("id")) for a in matches)

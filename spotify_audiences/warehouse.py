@@ -30,6 +30,12 @@ SETTINGS_COLUMNS = (
     "max_shrink",
     "max_rejected_share",
 )
+# The summary's suppression columns (built by the dbt package with a suppression list), by type
+SUPPRESSION_COLUMNS = {
+    "EMAIL_ID_SHA256": "suppressed_email",
+    "PHONE_NUMBER_SHA256": "suppressed_phone",
+    "DEVICE_ID_SHA256": "suppressed_device_id",
+}
 BATCH_ROWS = 50_000
 # DuckDB's memory for a reader it opens itself. Sorting an audience of millions needs more: with
 # this limit DuckDB spills sorted runs to its temp directory, so the sync's memory stays flat
@@ -276,6 +282,7 @@ class SqlMartReader:
     """
 
     dialect = "duckdb"
+    read_only = False  # a read-only reader's ledger reads and never writes (a dry run)
 
     def __init__(
         self,
@@ -376,6 +383,21 @@ class SqlMartReader:
         ).fetchone()
         return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
 
+    def suppressed(self, audience_name: str) -> dict[str, int]:
+        """Identifiers the suppression list removed, by type (non-zero only; {} without the
+        summary's suppression columns)."""
+        present = {t: c for t, c in SUPPRESSION_COLUMNS.items() if c in self._columns[SUMMARY]}
+        if not present:
+            return {}
+        row = self._query(
+            f"select {', '.join(present.values())} from {self._summary} "  # noqa: S608
+            "where audience_name = ?",
+            [audience_name],
+        ).fetchone()
+        if row is None:
+            return {}
+        return {t: int(n) for t, n in zip(present, row, strict=True) if n}
+
     def audience_settings(self) -> dict[str, dict[str, Any]] | None:
         """The settings columns the build resolved from the var; None for an older summary."""
         present = [c for c in SETTINGS_COLUMNS if c in self._columns[SUMMARY]]
@@ -403,7 +425,12 @@ class SqlMartReader:
     def ledger(self) -> SqlLedger:
         """The sync ledger in the summary's schema."""
         return SqlLedger(
-            self._con, schema=self.home, mart=self._mart, dialect=self.dialect, quote=self._quote
+            self._con,
+            schema=self.home,
+            mart=self._mart,
+            dialect=self.dialect,
+            quote=self._quote,
+            read_only=self.read_only,
         )
 
     def close(self) -> None:
@@ -450,6 +477,7 @@ class DuckDBMartReader(SqlMartReader):
             # large audience); it would corrupt `sync --json`.
             connection.execute("set enable_progress_bar = false")
             owned = True
+            self.read_only = read_only
         else:
             owned = False
         super().__init__(

@@ -327,7 +327,8 @@ def test_a_ledger_of_an_older_version_gains_the_new_column(wh):
     )
     result = wh.cli("--audience", NORTH, account=DEFAULT_AD_ACCOUNT_ID)
     assert result.returncode == 0, result.stderr
-    (row,) = wh.log()
+    pending, row = wh.log()
+    assert pending["action"] == "pending" and pending["suppressed"] == "{}"
     assert row["action"] == "created" and row["ignored_test_failures"] is False
 
 

@@ -132,8 +132,11 @@ def test_success_then_unchanged_then_force(ws):
     assert len(ws.sandbox.uploads()) == uploads + 1
 
     log = [r for r in ws.log() if r["audience_name"] == NAME]
-    assert [r["action"] for r in log] == ["created", "unchanged", "replaced"]
-    first_row = log[0]
+    # Each upload is preceded by its intent (a pending row of the same run)
+    assert [r["action"] for r in log] == ["pending", "created", "unchanged", "pending", "replaced"]
+    assert log[0]["run_id"] == log[1]["run_id"] and log[3]["run_id"] == log[4]["run_id"]
+    assert log[0]["fingerprint"] == created["sha256"]
+    first_row = log[1]
     assert first_row["audience_id"] == created["audience_id"]
     assert first_row["ad_account_id"] == ws.sandbox.env()["SPOTIFY_AD_ACCOUNT_ID"]
     assert json.loads(first_row["counts"]) == created["counts"]

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from spotify_audiences.ledger import (
+    ATTEMPT_ACTIONS,
     LEDGER_TABLES,
+    PENDING,
+    RETIRED,
     STATUS,
     SUCCESS_ACTIONS,
     SYNC_LOG,
@@ -91,24 +94,38 @@ class SnowparkLedger:
         frame = self._session.create_dataframe(rows, schema=_schema(table))
         frame.write.save_as_table(self._name(table), mode="append", column_order="name")
 
-    def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
-        """The latest successful row."""
-        from snowflake.snowpark.functions import col, lit
+    def _latest(
+        self, ad_account_id: str | None, audience_name: str, actions: Sequence[str]
+    ) -> SyncRecord | None:
+        from snowflake.snowpark.functions import col, lit, when
 
+        # A pending row and its outcome can share a timestamp: the outcome is the later one.
         rows = (
             self._table(SYNC_LOG)
             .filter(
                 (col("audience_name") == lit(audience_name))
                 & _same_account(ad_account_id)
-                & col("action").isin(list(SUCCESS_ACTIONS))
+                & col("action").isin(list(actions))
             )
-            .sort(col("finished_at").desc())
+            .sort(
+                col("finished_at").desc(),
+                when(col("action") == lit(PENDING), lit(0)).otherwise(lit(1)).desc(),
+            )
             .limit(1)
             .collect()
         )
         if not rows:
             return None
         return sync_record(rows[0].as_dict())
+
+    def last_success(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
+        """The latest successful row, unless the audience was retired after it."""
+        found = self._latest(ad_account_id, audience_name, (*SUCCESS_ACTIONS, RETIRED))
+        return found if found is not None and found.action in SUCCESS_ACTIONS else None
+
+    def last_attempt(self, ad_account_id: str | None, audience_name: str) -> SyncRecord | None:
+        """The latest row that says what Spotify holds or may hold."""
+        return self._latest(ad_account_id, audience_name, ATTEMPT_ACTIONS)
 
     def record(self, row: SyncRecord) -> None:
         """Append one row."""
@@ -161,7 +178,7 @@ class SnowparkLedger:
             self._append(STATUS, [status_row(r) for r in rows])
 
     def synced_audiences(self, ad_account_id: str) -> list[SyncRecord]:
-        """The latest successful row of every audience synced to this ad account."""
+        """The latest successful row of every audience synced to this ad account (not retired)."""
         from snowflake.snowpark.functions import col
 
         names = (
