@@ -242,7 +242,9 @@ def test_parse_is_quiet_and_has_no_demo_node(consumer, tmp_path, target):
     }
     assert package_models == {
         "stg_audience_members",
+        "stg_audience_suppressions",
         "int_audience_identifiers_unpivoted",
+        "int_audience_suppressions_unpivoted",
         "int_audience_phones_normalized",
         "int_audience_identifiers_normalized",
         *MARTS,
