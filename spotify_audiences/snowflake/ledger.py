@@ -68,6 +68,7 @@ class SnowparkLedger:
     def _add_missing_columns(self, table: str) -> None:
         """Bring a table written by an older version up to the current columns."""
         from snowflake.snowpark.functions import lit
+        from snowflake.snowpark.types import StringType
 
         present = {name.upper() for name in self._table(table).columns}
         missing = [c for c in LEDGER_TABLES[table] if c.name.upper() not in present]
@@ -81,7 +82,10 @@ class SnowparkLedger:
         except Exception:  # Snowpark local testing runs no SQL: rewrite the table instead
             frame = self._table(table)
             for column in missing:
-                frame = frame.with_column(column.name.upper(), lit(None, datatype=_type(column)))
+                kind = _type(column)
+                # local testing sizes a string literal from its value, so a null one is cast
+                null = lit(None).cast(kind) if isinstance(kind, StringType) else lit(None, kind)
+                frame = frame.with_column(column.name.upper(), null)
             frame.cache_result().write.save_as_table(self._name(table), mode="overwrite")
 
     def _name(self, table: str) -> str:
