@@ -286,6 +286,8 @@ def test_a_summary_without_settings_columns_falls_back_with_a_warning(wh, tmp_pa
 
 def test_failed_tests_of_the_last_build_refuse_the_sync_until_ignored(wh):
     wh.settings({})
+    wh.execute(BUILD_LOG_DDL)
+    wh.execute("delete from main.spotify_audience_build_log")  # the fixture build's own row
     wh.record_build([], minutes_ago=30)  # an older, green build does not count
     wh.record_build(
         [

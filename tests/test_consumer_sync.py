@@ -160,7 +160,10 @@ def test_a_users_project_builds_and_syncs_each_audience_to_its_own_account(
         rows = connection.execute(
             "select audience_name, ad_account_id, action from main.spotify_audience_sync_log"
         ).fetchall()
-    assert sorted(rows) == sorted((n, a, "created") for n, a in ACCOUNTS.items())
+    # the intent before each upload, then its outcome
+    assert sorted(rows) == sorted(
+        (n, a, action) for n, a in ACCOUNTS.items() for action in ("created", "pending")
+    )
 
 
 def test_a_failing_test_means_no_upload_and_a_refusal_naming_it(
@@ -233,5 +236,5 @@ def test_the_same_project_on_fakesnow_syncs_through_the_cli_snowflake_path(
             "from ACME.MARKETING.SPOTIFY_AUDIENCE_SYNC_LOG"
         )
     assert sorted(tuple(r) for r in logged) == sorted(
-        (n, a, "created") for n, a in ACCOUNTS.items()
+        (n, a, action) for n, a in ACCOUNTS.items() for action in ("created", "pending")
     )
