@@ -99,3 +99,44 @@ def require_tool(name: str) -> None:
 
     if shutil.which(name) is None and not (BIN / name).exists():
         pytest.skip(f"{name} is not installed")
+
+
+def create_audience_directly(sandbox, name: str) -> str:
+    """An audience made outside this tool (Ads Manager, another warehouse), by plain HTTP."""
+    import hashlib
+
+    import requests
+
+    env = sandbox.env()
+    token = requests.post(
+        env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
+        data={"grant_type": "refresh_token", "refresh_token": env["SPOTIFY_REFRESH_TOKEN"]},
+        auth=(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"]),
+        timeout=10,
+    ).json()["access_token"]
+    api = f"{env['SPOTIFY_ADS_API_URL']}/ad_accounts/{env['SPOTIFY_AD_ACCOUNT_ID']}/audiences"
+    headers = {"Authorization": f"Bearer {token}"}
+    target = requests.post(api + "/upload_url", headers=headers, timeout=10).json()
+    body = "type,value\n" + "".join(
+        f"EMAIL_ID_SHA256,{hashlib.sha256(str(i).encode()).hexdigest()}\n" for i in range(1000)
+    )
+    start = requests.post(
+        target["upload_url"],
+        headers={"x-goog-resumable": "start", "Content-Type": "text/csv"},
+        data=b"",
+        timeout=10,
+    )
+    requests.put(start.headers["Location"], data=body.encode(), timeout=10).raise_for_status()
+    created = requests.post(
+        api,
+        headers=headers,
+        json={
+            "audience_type": "CUSTOM",
+            "subtype": "CUSTOMER_LIST",
+            "name": name,
+            "audience_id": target["id"],
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]

@@ -15,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
-import requests
 from members_factory import write_members
 from oracle import expected
-from support import dbt_build, run_cli
+from support import create_audience_directly, dbt_build, run_cli
 
 from spotify_ads_sandbox import Sandbox, SandboxConfig
 from spotify_ads_sandbox.config import DEFAULT_AD_ACCOUNT_ID
@@ -209,47 +208,8 @@ def test_each_audience_syncs_to_its_own_ad_account(wh):
     }
 
 
-def _create_audience(sandbox, name: str) -> str:
-    """An audience someone made in Ads Manager (plain HTTP, as another tool would)."""
-    import hashlib
-
-    env = sandbox.env()
-    token = requests.post(
-        env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": env["SPOTIFY_REFRESH_TOKEN"]},
-        auth=(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
-    api = f"{env['SPOTIFY_ADS_API_URL']}/ad_accounts/{env['SPOTIFY_AD_ACCOUNT_ID']}/audiences"
-    headers = {"Authorization": f"Bearer {token}"}
-    target = requests.post(api + "/upload_url", headers=headers, timeout=10).json()
-    body = "type,value\n" + "".join(
-        f"EMAIL_ID_SHA256,{hashlib.sha256(str(i).encode()).hexdigest()}\n" for i in range(1000)
-    )
-    start = requests.post(
-        target["upload_url"],
-        headers={"x-goog-resumable": "start", "Content-Type": "text/csv"},
-        data=b"",
-        timeout=10,
-    )
-    requests.put(start.headers["Location"], data=body.encode(), timeout=10).raise_for_status()
-    created = requests.post(
-        api,
-        headers=headers,
-        json={
-            "audience_type": "CUSTOM",
-            "subtype": "CUSTOMER_LIST",
-            "name": name,
-            "audience_id": target["id"],
-        },
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
-
-
 def test_the_settings_the_build_recorded_are_honoured(wh):
-    existing = _create_audience(wh.sandbox, "Made in Ads Manager")
+    existing = create_audience_directly(wh.sandbox, "Made in Ads Manager")
     wh.settings(
         {
             NORTH: {"audience_id": existing},

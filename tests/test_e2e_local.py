@@ -10,7 +10,7 @@ from pathlib import Path
 
 from members_factory import write_members
 from oracle import expected
-from support import DEMO_CSV, dbt_build, run_cli
+from support import DEMO_CSV, create_audience_directly, dbt_build, run_cli
 
 
 def _sync(build, sandbox, *args: str):
@@ -119,7 +119,7 @@ def test_two_audiences_with_the_name_is_an_error_and_an_id_resolves_it(tmp_path,
     assert first.returncode == 0, first.stderr
     audience_id = _json_lines(first.stdout)["Twins"]["audience_id"]
     # Someone else creates a second audience with the same name through the API.
-    sandbox_twin = _create_audience_directly(sandbox, "Twins", tmp_path)
+    sandbox_twin = create_audience_directly(sandbox, "Twins")
 
     ambiguous = _sync(build, sandbox)
     assert ambiguous.returncode != 0
@@ -130,46 +130,6 @@ def test_two_audiences_with_the_name_is_an_error_and_an_id_resolves_it(tmp_path,
     assert resolved.returncode == 0, resolved.stderr
     assert _json_lines(resolved.stdout)["Twins"]["audience_id"] == sandbox_twin
     assert _json_lines(resolved.stdout)["Twins"]["action"] == "replaced"
-
-
-def _create_audience_directly(sandbox, name: str, tmp_path: Path) -> str:
-    """Create an audience with plain HTTP calls, as another tool would."""
-    import requests
-
-    env = sandbox.env()
-    token = requests.post(
-        env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": env["SPOTIFY_REFRESH_TOKEN"]},
-        auth=(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
-    api = f"{env['SPOTIFY_ADS_API_URL']}/ad_accounts/{env['SPOTIFY_AD_ACCOUNT_ID']}/audiences"
-    headers = {"Authorization": f"Bearer {token}"}
-    target = requests.post(api + "/upload_url", headers=headers, timeout=10).json()
-    body = "type,value\n" + "".join(
-        f"EMAIL_ID_SHA256,{hashlib.sha256(str(i).encode()).hexdigest()}\n" for i in range(1000)
-    )
-    start = requests.post(
-        target["upload_url"],
-        headers={"x-goog-resumable": "start", "Content-Type": "text/csv"},
-        data=b"",
-        timeout=10,
-    )
-    put = requests.put(start.headers["Location"], data=body.encode(), timeout=10)
-    assert put.status_code in (200, 201)
-    created = requests.post(
-        api,
-        headers=headers,
-        json={
-            "audience_type": "CUSTOM",
-            "subtype": "CUSTOMER_LIST",
-            "name": name,
-            "audience_id": target["id"],
-        },
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
 
 
 def test_too_few_identifiers_is_refused_before_any_call(tmp_path, sandbox):

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from members_factory import write_members
 from oracle import expected
-from support import BIN, ROOT, dbt_build, run_cli
+from support import BIN, ROOT, create_audience_directly, dbt_build, run_cli
 
 from spotify_audiences.export import audience_file_name, write_audience_csv
 
@@ -307,50 +307,11 @@ def test_retire_refuses_a_name_still_in_the_mart(ws):
     assert "retired" not in [r["action"] for r in ws.log()]
 
 
-def _create_audience_directly(sandbox, name: str) -> str:
-    """An audience of the same name made by another tool (another warehouse's sync)."""
-    import requests
-
-    env = sandbox.env()
-    token = requests.post(
-        env["SPOTIFY_ACCOUNTS_URL"] + "/api/token",
-        data={"grant_type": "refresh_token", "refresh_token": env["SPOTIFY_REFRESH_TOKEN"]},
-        auth=(env["SPOTIFY_CLIENT_ID"], env["SPOTIFY_CLIENT_SECRET"]),
-        timeout=10,
-    ).json()["access_token"]
-    api = f"{env['SPOTIFY_ADS_API_URL']}/ad_accounts/{env['SPOTIFY_AD_ACCOUNT_ID']}/audiences"
-    headers = {"Authorization": f"Bearer {token}"}
-    target = requests.post(api + "/upload_url", headers=headers, timeout=10).json()
-    body = "type,value\n" + "".join(
-        f"EMAIL_ID_SHA256,{hashlib.sha256(str(i).encode()).hexdigest()}\n" for i in range(1000)
-    )
-    start = requests.post(
-        target["upload_url"],
-        headers={"x-goog-resumable": "start", "Content-Type": "text/csv"},
-        data=b"",
-        timeout=10,
-    )
-    assert requests.put(start.headers["Location"], data=body.encode(), timeout=10).ok
-    created = requests.post(
-        api,
-        headers=headers,
-        json={
-            "audience_type": "CUSTOM",
-            "subtype": "CUSTOMER_LIST",
-            "name": name,
-            "audience_id": target["id"],
-        },
-        timeout=10,
-    )
-    assert created.ok, created.text
-    return created.json()["id"]
-
-
 def test_the_ledger_audience_id_wins_over_a_second_audience_of_the_same_name(ws):
     first = ws.sync()
     assert first.returncode == 0
     ours = line(first)["audience_id"]
-    theirs = _create_audience_directly(ws.sandbox, NAME)
+    theirs = create_audience_directly(ws.sandbox, NAME)
     theirs_members = ws.sandbox.audience_members(theirs)
     ws.build("b")
 
