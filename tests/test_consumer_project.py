@@ -427,7 +427,7 @@ def test_the_same_consumer_builds_on_fakesnow_with_the_same_marts(
     )
     ((command, target, built, failed),) = fakesnow.query(
         "select dbt_command, target_name, marts_built, tests_failed"
-        " from ACME.MARKETING.spotify_audience_build_log"
+        " from ACME.MARKETING.spotify_audience_build_log order by recorded_at desc limit 1"
     )
     assert (command, target, built, failed) == ("build", "fakesnow", True, 0)
 

@@ -214,7 +214,7 @@ def test_the_same_project_on_fakesnow_syncs_through_the_cli_snowflake_path(
         env = {
             **_spotify_env(sandbox, tmp_path / "unused.duckdb"),
             "FAKESNOW_PORT": str(server.port),
-            "FAKESNOW_SCHEMA": "MARKETING",
+            "FAKESNOW_SCHEMA": "FROM_PIP",
         }
         built = _run(user_venv, project, "dbt", "build", "--target", "fakesnow", env=env)
         assert built.returncode == 0, _tail(built)
@@ -233,7 +233,7 @@ def test_the_same_project_on_fakesnow_syncs_through_the_cli_snowflake_path(
         _assert_uploaded(sandbox, _expected(tmp_path))
         logged = server.query(
             "select audience_name, ad_account_id, action "
-            "from ACME.MARKETING.SPOTIFY_AUDIENCE_SYNC_LOG"
+            "from ACME.FROM_PIP.SPOTIFY_AUDIENCE_SYNC_LOG"
         )
     assert sorted(tuple(r) for r in logged) == sorted(
         (n, a, action) for n, a in ACCOUNTS.items() for action in ("created", "pending")
