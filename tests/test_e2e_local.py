@@ -112,7 +112,7 @@ def test_unknown_audience_is_an_error_naming_the_built_ones(demo_build, sandbox)
     assert sandbox.list_audiences() == []
 
 
-def test_two_audiences_with_the_name_is_an_error_and_an_id_resolves_it(tmp_path, sandbox):
+def test_a_second_audience_of_the_name_is_reported_and_an_id_picks_it(tmp_path, sandbox):
     members = write_members(tmp_path / "m.csv", seed=11, audiences={"Twins": 1400})
     build = dbt_build(tmp_path / "build", members)
     first = _sync(build, sandbox, "--json")
@@ -121,10 +121,13 @@ def test_two_audiences_with_the_name_is_an_error_and_an_id_resolves_it(tmp_path,
     # Someone else creates a second audience with the same name through the API.
     sandbox_twin = create_audience_directly(sandbox, "Twins")
 
-    ambiguous = _sync(build, sandbox)
-    assert ambiguous.returncode != 0
-    assert "--audience-id" in ambiguous.stderr + ambiguous.stdout
-    assert audience_id in ambiguous.stderr + ambiguous.stdout
+    # The ledger knows which audience this sync made: it stays with it, and reports the other.
+    again = _sync(build, sandbox, "--json")
+    assert again.returncode == 0, again.stderr
+    line = _json_lines(again.stdout)["Twins"]
+    assert line["audience_id"] == audience_id
+    assert sandbox_twin in json.dumps(line["duplicates"])
+    assert len(sandbox.list_audiences()) == 2, "no third audience"
 
     resolved = _sync(build, sandbox, "--json", "--audience-id", f"Twins={sandbox_twin}")
     assert resolved.returncode == 0, resolved.stderr
