@@ -6,7 +6,7 @@ import json
 import math
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,23 @@ _token_file_option = click.option(
 )
 
 
+def _project_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--project-dir`` and ``--profiles-dir``, as dbt names them."""
+    command = click.option(
+        "--profiles-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where profiles.yml is (default: DBT_PROFILES_DIR, the current directory, the "
+        "project, then ~/.dbt).",
+    )(command)
+    return click.option(
+        "--project-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="The dbt project.",
+    )(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="spotify-audiences")
 @click.option("-v", "--verbose", count=True, help="Debug logging (never shows secrets).")
@@ -105,19 +122,7 @@ def main(verbose: int, quiet: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--project-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The dbt project.",
-)
-@click.option(
-    "--profiles-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where profiles.yml is (default: DBT_PROFILES_DIR, the current directory, the "
-    "project, then ~/.dbt).",
-)
+@_project_options
 @click.option("--target", "-t", help="dbt target to read the marts from (default: the profile's).")
 @click.option("--audience", "-a", "audiences", multiple=True, help="Sync only this audience.")
 @click.option(
@@ -420,19 +425,7 @@ def logout(token_file: Path | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--project-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The dbt project.",
-)
-@click.option(
-    "--profiles-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where profiles.yml is (default: DBT_PROFILES_DIR, the current directory, the "
-    "project, then ~/.dbt).",
-)
+@_project_options
 @click.option("--target", "-t", help="dbt target whose ledger to read and write.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per audience per line.")
 @_token_file_option
