@@ -589,13 +589,12 @@ def main(argv: list[str] | None = None) -> int:
         ][0]
         <= TARGET_EMAILS,
     }
-    cpu = {
-        stage: statistics.median(run.cpu_seconds for run in stage.runs)
-        for stage in (build, dry, naive)
-    }
+    cpu_build, cpu_dry, cpu_naive = (
+        statistics.median(run.cpu_seconds for run in stage.runs) for stage in (build, dry, naive)
+    )
     print(
         f"  {'end to end (dry run) vs naive in CPU seconds':<52} "
-        f"{cpu[naive] / (cpu[build] + cpu[dry]):>6.1f}x  (the same ratio free of the machine's "
+        f"{cpu_naive / (cpu_build + cpu_dry):>6.1f}x  (the same ratio free of the machine's "
         "other load; DuckDB's threads add up)"
     )
     for name, (value, target) in ratios.items():

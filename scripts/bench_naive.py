@@ -59,9 +59,10 @@ def e164(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def slugify(name: str) -> str:
-    """The file name the sync gives an audience."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "audience"
+def file_name(name: str) -> str:
+    """The file name the sync gives an audience: a slug plus 10 hex digits of the name's SHA-256."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-") or "audience"
+    return f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:10]}.csv"
 
 
 def run(members: Path, output: Path, default_region: str = "US") -> dict[str, int]:
@@ -90,7 +91,7 @@ def run(members: Path, output: Path, default_region: str = "US") -> dict[str, in
     output.mkdir(parents=True, exist_ok=True)
     identifiers = 0
     for name, kept in audiences.items():
-        with open(output / f"{slugify(name)}.csv", "w", newline="", encoding="ascii") as fh:
+        with open(output / file_name(name), "w", newline="", encoding="ascii") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["type", "value"])
             writer.writerows(sorted(kept))

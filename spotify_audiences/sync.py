@@ -163,11 +163,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def slugify(name: str) -> str:
-    """The file name (without ``.csv``) of an audience's upload file, unique per exact name."""
-    return audience_file_name(name).removesuffix(".csv")
-
-
 class MirrorSync:
     """Syncs audiences from a :class:`MartReader` to Spotify (or to files, in a dry run)."""
 
