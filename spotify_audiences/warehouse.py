@@ -524,6 +524,17 @@ class DuckDBMartReader(SqlMartReader):
             owned=owned,
         )
 
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        try:
+            return super()._query(sql, params)
+        except RuntimeError as exc:
+            # DuckDB runs the signal handlers while a query runs (SIGTERM raises
+            # KeyboardInterrupt in the CLI) and replaces what they raise with this error; the
+            # interruption must stay one, so that the sync stops as on Ctrl-C (exit 130).
+            if str(exc) == "Query interrupted":
+                raise KeyboardInterrupt from None
+            raise
+
     def export_long(
         self, audience_name: str, path: Path, *, progress: Progress | None = None
     ) -> ExportResult:
@@ -534,8 +545,8 @@ class DuckDBMartReader(SqlMartReader):
         :meth:`identifier_batches`: a ``type,value`` header, then ``<type>,<sha256>`` rows
         ordered by type, then hash, unquoted, LF-terminated. The rows are checked in SQL first:
         a row that is not a hashed identifier raises the Python writer's WarehouseError and
-        writes nothing. Raises ``OSError`` when the file cannot be written (and removes what
-        was written of it).
+        writes nothing. Raises ``OSError`` when the file cannot be written; what was written
+        of it is removed then, and on an interruption.
         """
         import duckdb
 
@@ -551,6 +562,10 @@ class DuckDBMartReader(SqlMartReader):
                 f"order by identifier_type, identifier_sha256) to {literal} ({_COPY_OPTIONS})",
                 [audience_name],
             ).close()
+        except KeyboardInterrupt:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
         except duckdb.Error as exc:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
