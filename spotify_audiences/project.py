@@ -36,6 +36,7 @@ from spotify_audiences.warehouse import (
     DbtTarget,
     MartRelations,
     Relation,
+    _dbt_context,
     find_profiles_dir,
     load_dbt_target,
     read_profile_name,
@@ -113,6 +114,7 @@ def _project_target_path(project_dir: Path) -> str | None:
     from dbt.config.renderer import DbtProjectYamlRenderer
     from dbt.exceptions import DbtProjectError, DbtRuntimeError
 
+    _dbt_context()
     try:
         partial = PartialProject.from_project_root(str(project_dir), verify_version=False)
         raw = partial.project_dict.get("target-path")
