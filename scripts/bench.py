@@ -176,6 +176,14 @@ class Bench:
         )
         self.log(f"members: {stage.runs[0].stdout.strip()}")
 
+    def env(self) -> dict[str, str]:
+        """The build's DuckDB file and target path, shared by the build and the syncs (which
+        read the marts' locations from the build's artifacts there)."""
+        return {
+            "SPOTIFY_AUDIENCES_DUCKDB": str(self.database),
+            "DBT_TARGET_PATH": str(self.workdir / "target"),
+        }
+
     def dbt_build(self) -> Stage:
         stage = self.stage("dbt build (models, data and unit tests)", self.members)
         for attempt in range(self.repeats):
@@ -198,7 +206,7 @@ class Bench:
                     "--vars",
                     f"{{audience_members_csv: '{self.csv}'}}",
                 ],
-                env={"SPOTIFY_AUDIENCES_DUCKDB": str(self.database)},
+                env=self.env(),
             )
             stage.runs.append(run)
             self.log(f"dbt build {attempt + 1}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB")
@@ -224,7 +232,7 @@ class Bench:
             shutil.rmtree(out, ignore_errors=True)
             run = measure(
                 [str(BIN / "spotify-audiences"), "sync", "--dry-run", str(out), "--json"],
-                env={"SPOTIFY_AUDIENCES_DUCKDB": str(self.database)},
+                env=self.env(),
             )
             stage.runs.append(run)
             self.log(f"dry run {attempt + 1}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB")
@@ -258,7 +266,7 @@ class Bench:
                         # the same set every run: upload it anyway instead of skipping
                         "--force",
                     ],
-                    env={**sandbox.env(), "SPOTIFY_AUDIENCES_DUCKDB": str(self.database)},
+                    env={**sandbox.env(), **self.env()},
                 )
                 stage.runs.append(run)
                 self.log(f"sync {attempt + 1}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB")

@@ -64,17 +64,33 @@ def audience_file_name(name: str) -> str:
     return f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:10]}.csv"
 
 
+def not_a_hashed_identifier(identifier_type: str | None, value: str | None) -> WarehouseError:
+    """The error for a mart row that is not a hashed identifier; names no value, only its length."""
+    return WarehouseError(
+        f"The mart holds a row that is not a hashed identifier (type "
+        f"{identifier_type!r}, value of length {len(value or '')}); nothing was "
+        "uploaded. Rebuild the dbt project and run its tests."
+    )
+
+
 def _checked(batches: Iterable[Sequence[tuple[str, str]]]) -> Iterable[Sequence[tuple[str, str]]]:
     allowed = frozenset(IDENTIFIER_TYPES)
     for batch in batches:
         for identifier_type, value in batch:
             if identifier_type not in allowed or not _HEX64.fullmatch(value or ""):
-                raise WarehouseError(
-                    f"The mart holds a row that is not a hashed identifier (type "
-                    f"{identifier_type!r}, value of length {len(value or '')}); nothing was "
-                    "uploaded. Rebuild the dbt project and run its tests."
-                )
+                raise not_a_hashed_identifier(identifier_type, value)
         yield batch
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """The size in bytes and the SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 class _HashingWriter:

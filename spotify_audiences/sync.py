@@ -445,13 +445,18 @@ class MirrorSync:
         directory = self.options.dry_run_dir or scratch
         progress = Progress(f"export {name}", unit="rows") if self.options.progress else None
         path = directory / audience_file_name(name)
+        # A reader that can write the long file itself does (DuckDB's COPY, the same bytes).
+        export_long = getattr(self._reader, "export_long", None)
         try:
-            export = write_audience_csv(
-                self._reader.identifier_batches(name),
-                path,
-                progress=progress,
-                layout=self.options.layout,
-            )
+            if self.options.layout == "long" and export_long is not None:
+                export = export_long(name, path, progress=progress)
+            else:
+                export = write_audience_csv(
+                    self._reader.identifier_batches(name),
+                    path,
+                    progress=progress,
+                    layout=self.options.layout,
+                )
         except OSError as exc:
             raise OutputError(
                 f"Cannot write the file of {name!r} to {path}: {exc.strerror or exc}. "

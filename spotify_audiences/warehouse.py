@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from spotify_audiences.errors import ConfigError, WarehouseError
+from spotify_audiences.export import (
+    IDENTIFIER_TYPES,
+    ExportResult,
+    file_digest,
+    not_a_hashed_identifier,
+)
 from spotify_audiences.ledger import Ledger, SqlLedger
+from spotify_audiences.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,22 @@ BATCH_ROWS = 50_000
 # this limit DuckDB spills sorted runs to its temp directory, so the sync's memory stays flat
 # (about 300 MB at 10 million members) instead of growing with the audience.
 MEMORY_LIMIT = "128MB"
+# A row of the identifiers mart that may go into an upload file: a known type and 64 lower-case
+# hex characters (export._checked's rule, in DuckDB SQL; null is never valid).
+_VALID_ROW = (
+    "coalesce(identifier_type in ("
+    + ", ".join(f"'{t}'" for t in IDENTIFIER_TYPES)
+    + ") and regexp_full_match(identifier_sha256, '[0-9a-f]{64}'), false)"
+)
+# Every option of DuckDB's CSV writer that shapes the bytes, set so that the file is exactly
+# export.write_audience_csv's long layout whatever DuckDB's defaults become: a header, commas,
+# no quoting at all (the rows are checked hex), LF endings, no compression guessed from the
+# name, and no temporary file (the file is written where the sync asked, as the Python writer
+# does: the sync's own scratch directory holds it until the upload).
+_COPY_OPTIONS = (
+    "format csv, header true, delimiter ',', quote '', escape '', new_line '\\n', "
+    "compression 'none', use_tmp_file false"
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,16 @@ class BuildRecord:
             tests_failed=int(row.get("tests_failed") or 0),
             failed_tests=[t if isinstance(t, dict) else {"name": str(t)} for t in tests],
         )
+
+
+class LongExporter(Protocol):
+    """A reader that writes the ``long`` upload file itself (faster than streaming rows)."""
+
+    def export_long(
+        self, audience_name: str, path: Path, *, progress: Progress | None = None
+    ) -> ExportResult:
+        """The file :func:`~spotify_audiences.export.write_audience_csv` writes in ``long``."""
+        ...
 
 
 class MartReader(Protocol):
@@ -489,3 +523,77 @@ class DuckDBMartReader(SqlMartReader):
             batch_rows=batch_rows,
             owned=owned,
         )
+
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        try:
+            return super()._query(sql, params)
+        except RuntimeError as exc:
+            # DuckDB runs the signal handlers while a query runs (SIGTERM raises
+            # KeyboardInterrupt in the CLI) and replaces what they raise with this error; the
+            # interruption must stay one, so that the sync stops as on Ctrl-C (exit 130).
+            if str(exc) == "Query interrupted":
+                raise KeyboardInterrupt from None
+            raise
+
+    def export_long(
+        self, audience_name: str, path: Path, *, progress: Progress | None = None
+    ) -> ExportResult:
+        """Write the audience's ``long`` upload file with DuckDB's ``COPY``.
+
+        The bytes, counts, size and SHA-256 are those of
+        :func:`~spotify_audiences.export.write_audience_csv` with ``layout="long"`` on
+        :meth:`identifier_batches`: a ``type,value`` header, then ``<type>,<sha256>`` rows
+        ordered by type, then hash, unquoted, LF-terminated. The rows are checked in SQL first:
+        a row that is not a hashed identifier raises the Python writer's WarehouseError and
+        writes nothing. Raises ``OSError`` when the file cannot be written; what was written
+        of it is removed then, and on an interruption.
+        """
+        import duckdb
+
+        counts = self._checked_counts(audience_name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The name is a bound parameter; the path cannot be one before DuckDB 2 (a parser
+        # error in 1.2), so it is a SQL string literal, quotes doubled.
+        literal = "'" + str(path).replace("'", "''") + "'"
+        try:
+            self._query(
+                "copy (select identifier_type as type, identifier_sha256 as value "  # noqa: S608
+                f"from {self._mart} where audience_name = ? "
+                f"order by identifier_type, identifier_sha256) to {literal} ({_COPY_OPTIONS})",
+                [audience_name],
+            ).close()
+        except KeyboardInterrupt:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
+        except duckdb.Error as exc:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            message = " ".join(str(exc).split()).removeprefix("IO Error: ")
+            if isinstance(exc, duckdb.IOException):
+                raise OSError(message) from None
+            raise WarehouseError(f"Exporting {self._mart} with COPY failed: {message}") from None
+        size, sha256 = file_digest(path)
+        if progress is not None:
+            progress.advance(sum(counts.values()))
+            progress.close()
+        return ExportResult(path=path, counts=counts, bytes=size, sha256=sha256)
+
+    def _checked_counts(self, audience_name: str) -> dict[str, int]:
+        """The audience's identifiers by type; raises for a row that is not a hashed one."""
+        rows = self._query(
+            f"select identifier_type, count(*), count(*) filter (where not {_VALID_ROW}) "  # noqa: S608
+            f"from {self._mart} where audience_name = ? group by identifier_type",
+            [audience_name],
+        ).fetchall()
+        if any(bad for _, _, bad in rows):
+            # The first such row of the file, as the Python writer meets it
+            first = self._query(
+                f"select identifier_type, identifier_sha256 from {self._mart} "  # noqa: S608
+                f"where audience_name = ? and not {_VALID_ROW} "
+                "order by identifier_type, identifier_sha256 limit 1",
+                [audience_name],
+            ).fetchone()
+            raise not_a_hashed_identifier(*first)
+        found = {t: int(n) for t, n, _ in rows}
+        return {t: found[t] for t in IDENTIFIER_TYPES if found.get(t)}
