@@ -46,7 +46,6 @@
     duckdb__is_valid_email with the invisible ranges excluded as well. The same result: an
     invisible character matches none of the classes (and is neither '@' nor '.'), so a value
     holding one fails; a value without one meets the same classes as in is_valid_email.
-    Keep the whitespace ranges in step with duckdb__is_valid_email (macros/is_valid_email.sql).
 #}
 {% macro is_valid_visible_email(expr) %}
     {{ return(adapter.dispatch('is_valid_visible_email', 'spotify_audiences')(expr)) }}
@@ -64,7 +63,5 @@
     {%- for first, last in spotify_audiences.invisible_code_point_ranges() -%}
         {%- do ranges.append('\\x{%x}-\\x{%x}' | format(first, last)) -%}
     {%- endfor -%}
-    {%- set no = '@\\x09-\\x0d\\x1c-\\x20\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200b}'
-        ~ '\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}' ~ ranges | join('') -%}
-    {{ spotify_audiences.matches_regex(expr, '[^' ~ no ~ ']+@[^.' ~ no ~ ']+([.][^.' ~ no ~ ']+)+') }}
+    {{ spotify_audiences.duckdb_email_regex_match(expr, ranges | join('')) }}
 {%- endmacro %}

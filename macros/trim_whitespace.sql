@@ -16,16 +16,21 @@
 {%- endmacro %}
 
 {#
-    DuckDB: trim(x, characters) costs about a microsecond a value with this many characters, so
-    it runs only when an end of the value is not printable ASCII (no whitespace character is).
+    DuckDB: trim(x, characters) costs about a microsecond a value with this many characters (it
+    reads the characters again for every value), so it is not used. A value whose two ends are
+    printable ASCII (no whitespace character is) is returned as it is; any other value loses its
+    leading and trailing runs of whitespace characters through one anchored regex replacement,
+    about a sixth of trim's cost: "^[ws]+" takes the leading run (all of a value that is only
+    whitespace), "[ws]+$" the trailing one, and 'g' applies both.
 #}
 {% macro duckdb__trim_whitespace(expr) -%}
     {%- set value = 'cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    {%- set whitespace = spotify_audiences.whitespace_regex_class() -%}
     case
         when
             ascii({{ value }}) between 33 and 126
             and ascii(substr({{ value }}, -1)) between 33 and 126
             then {{ value }}
-        else {{ spotify_audiences.snowflake__trim_whitespace(expr) }}
+        else regexp_replace({{ value }}, '^[{{ whitespace }}]+|[{{ whitespace }}]+$', '', 'g')
     end
 {%- endmacro %}
