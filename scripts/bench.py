@@ -427,10 +427,41 @@ class Bench:
         """
         import duckdb
 
+        # dbt's start-up and parse at its best: the fastest of three `dbt parse`, the later
+        # ones with the partial-parsing state of the first (the build's artifacts stay as
+        # they are: the parse writes elsewhere)
+        parses = [
+            measure(
+                [
+                    str(BIN / "dbt"),
+                    "parse",
+                    "--profiles-dir",
+                    str(ROOT),
+                    "--project-dir",
+                    str(ROOT),
+                    "--target",
+                    "local",
+                    "--target-path",
+                    str(self.workdir / "target-parse"),
+                    "--log-path",
+                    str(self.workdir / "logs"),
+                    "--vars",
+                    f"{{audience_members_csv: '{self.csv}'}}",
+                ],
+                env={**self.env(), "DBT_TARGET_PATH": str(self.workdir / "target-parse")},
+            ).seconds
+            for _ in range(3)
+        ]
+        rows: list[tuple[str, float, str]] = [
+            (
+                "dbt start-up and parse (fastest of 3 `dbt parse`)",
+                min(parses),
+                f"the first, without partial parsing: {parses[0]:.2f}",
+            )
+        ]
         con = duckdb.connect(config={"threads": 2})
         con.execute("set enable_progress_bar = false")
         con.execute(f"attach '{self.database}' as built (read_only)")
-        rows: list[tuple[str, float, str]] = []
 
         def timed(label: str, statement: str, note: str = "") -> None:
             runs = []
@@ -563,7 +594,6 @@ def _floor_table(
 ) -> Iterator[str]:
     """The floor: start-ups plus each unavoidable step at its best, against the naive time."""
     rows = [
-        ("dbt start-up and parse (the build above)", bench.dbt_stages[0][1], ""),
         ("sync CLI start-up", startup.seconds, ""),
         *floor,
     ]
