@@ -184,30 +184,31 @@ class Bench:
             "DBT_TARGET_PATH": str(self.workdir / "target"),
         }
 
+    def dbt(self, command: str, target_path: Path) -> list[str]:
+        """A dbt command on the repository's project and local target, reading the members."""
+        return [
+            str(BIN / "dbt"),
+            command,
+            "--profiles-dir",
+            str(ROOT),
+            "--project-dir",
+            str(ROOT),
+            "--target",
+            "local",
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(self.workdir / "logs"),
+            "--vars",
+            f"{{audience_members_csv: '{self.csv}'}}",
+        ]
+
     def dbt_build(self) -> Stage:
         stage = self.stage("dbt build (models, data and unit tests)", self.members)
         for attempt in range(self.repeats):
             for path in self.workdir.glob("audiences.duckdb*"):
                 path.unlink()
-            run = measure(
-                [
-                    str(BIN / "dbt"),
-                    "build",
-                    "--profiles-dir",
-                    str(ROOT),
-                    "--project-dir",
-                    str(ROOT),
-                    "--target",
-                    "local",
-                    "--target-path",
-                    str(self.workdir / "target"),
-                    "--log-path",
-                    str(self.workdir / "logs"),
-                    "--vars",
-                    f"{{audience_members_csv: '{self.csv}'}}",
-                ],
-                env=self.env(),
-            )
+            run = measure(self.dbt("build", self.workdir / "target"), env=self.env())
             stage.runs.append(run)
             self.log(f"dbt build {attempt + 1}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB")
         results = json.loads((self.workdir / "target" / "run_results.json").read_text())
@@ -432,22 +433,7 @@ class Bench:
         # they are: the parse writes elsewhere)
         parses = [
             measure(
-                [
-                    str(BIN / "dbt"),
-                    "parse",
-                    "--profiles-dir",
-                    str(ROOT),
-                    "--project-dir",
-                    str(ROOT),
-                    "--target",
-                    "local",
-                    "--target-path",
-                    str(self.workdir / "target-parse"),
-                    "--log-path",
-                    str(self.workdir / "logs"),
-                    "--vars",
-                    f"{{audience_members_csv: '{self.csv}'}}",
-                ],
+                self.dbt("parse", self.workdir / "target-parse"),
                 env={**self.env(), "DBT_TARGET_PATH": str(self.workdir / "target-parse")},
             ).seconds
             for _ in range(3)

@@ -28,18 +28,11 @@ from pathlib import Path
 
 import phonenumbers
 
+from spotify_audiences.project import MEMBER_COLUMNS
+
 SEED = 20_260_601
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "data" / "demo_audience_members.csv"
-COLUMNS = [
-    "audience_name",
-    "email",
-    "phone",
-    "phone_country",
-    "device_id",
-    "email_sha256",
-    "phone_sha256",
-    "device_id_sha256",
-]
+COLUMNS = list(MEMBER_COLUMNS)
 AUDIENCES = {
     "Lapsed Premium Listeners": 2_700,
     "Podcast Superfans": 2_200,

@@ -66,10 +66,15 @@ def audience_file_name(name: str) -> str:
 
 def not_a_hashed_identifier(identifier_type: str | None, value: str | None) -> WarehouseError:
     """The error for a mart row that is not a hashed identifier; names no value, only its length."""
+    # only a known type name is echoed: a mart with swapped columns could hold an email there
+    kind = (
+        repr(identifier_type)
+        if identifier_type in IDENTIFIER_TYPES
+        else f"not a known type, of length {len(identifier_type or '')}"
+    )
     return WarehouseError(
-        f"The mart holds a row that is not a hashed identifier (type "
-        f"{identifier_type!r}, value of length {len(value or '')}); nothing was "
-        "uploaded. Rebuild the dbt project and run its tests."
+        f"The mart holds a row that is not a hashed identifier (type {kind}, value of length "
+        f"{len(value or '')}); nothing was uploaded. Rebuild the dbt project and run its tests."
     )
 
 

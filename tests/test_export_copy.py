@@ -157,8 +157,17 @@ def test_an_audience_with_no_valid_identifier_gets_the_header_alone(marts, tmp_p
         ("EMAIL_ID_SHA256", sha("d") + "\n"),
         ("EMAIL_ID_SHA256", None),
         (None, sha("e")),
+        ("jane.doe@example.com", sha("f")),
     ],
-    ids=["unknown-type", "upper-case", "63-chars", "trailing-newline", "null-value", "null-type"],
+    ids=[
+        "unknown-type",
+        "upper-case",
+        "63-chars",
+        "trailing-newline",
+        "null-value",
+        "null-type",
+        "email-as-type",
+    ],
 )
 def test_a_row_that_is_no_hashed_identifier_writes_no_file(tmp_path, identifier_type, value):
     path = tmp_path / "bad.duckdb"
@@ -175,6 +184,10 @@ def test_a_row_that_is_no_hashed_identifier_writes_no_file(tmp_path, identifier_
     assert str(copy.value) == str(python.value)
     message = str(copy.value)
     assert "not a hashed identifier" in message and "nothing was uploaded" in message
+    # only a known type name is ever echoed (swapped columns would put an email there)
+    if identifier_type not in ("EMAIL_ID_SHA256", "PHONE_NUMBER_SHA256", "DEVICE_ID_SHA256"):
+        assert "not a known type" in message
+        assert "jane" not in message and "EMAIL_SHA256" not in message
     assert not (tmp_path / "out" / "copy.csv").exists()
 
 
