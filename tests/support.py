@@ -140,3 +140,26 @@ def create_audience_directly(sandbox, name: str) -> str:
     )
     assert created.status_code == 201, created.text
     return created.json()["id"]
+
+
+def compile_inline(sql: str, workdir: Path) -> str:
+    """The SQL that ``dbt compile --inline`` gives for ``sql`` on the local DuckDB target."""
+    result = subprocess.run(
+        dbt_command("compile", workdir, "--quiet", "--inline", sql, target="local"),
+        cwd=ROOT,
+        env={**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(workdir / "compile.duckdb")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout.strip()
+
+
+def copy_project(project: Path) -> None:
+    """Copy the package's models, macros, UDFs and data tests into ``project`` (a new
+    directory), for tests that build it under another dbt_project.yml or profiles.yml."""
+    project.mkdir()
+    for name in ("models", "macros", "python_udfs"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests" / "dbt", project / "tests" / "dbt")

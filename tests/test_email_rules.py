@@ -26,12 +26,11 @@ import hashlib
 import os
 import random
 import re
-import subprocess
 from pathlib import Path
 
 import duckdb
 from oracle import strip
-from support import ROOT, dbt_command
+from support import ROOT, compile_inline
 
 INPUTS = int(os.environ.get("EMAIL_RULES_INPUTS", "300000"))
 SEED = 20261202
@@ -159,16 +158,7 @@ def reference_is_valid(value: str, forbidden: frozenset[int]) -> bool:
 
 
 def compile_select(workdir: Path) -> str:
-    result = subprocess.run(
-        dbt_command("compile", workdir, "--quiet", "--inline", SELECT, target="local"),
-        cwd=ROOT,
-        env={**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(workdir / "compile.duckdb")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout.strip()
+    return compile_inline(SELECT, workdir)
 
 
 def test_email_expressions_decide_as_the_rules_on_random_strings(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from members_factory import write_members
 from oracle import expected
-from support import BIN, ROOT, run_cli
+from support import BIN, ROOT, copy_project, run_cli
 
 from spotify_audiences.project import dbt_target_path, resolve_project
 
@@ -47,10 +47,7 @@ def moved(tmp_path_factory):
     """A build whose marts a --vars value moved to ``main_moved``; its artifacts in ``built``."""
     root = tmp_path_factory.mktemp("moved-marts")
     project = root / "project"
-    project.mkdir()
-    for name in ("models", "macros", "python_udfs"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "tests" / "dbt", project / "tests" / "dbt")
+    copy_project(project)
     config = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
     config["models"]["spotify_audiences"]["marts"]["+schema"] = "{{ var('mart_schema', none) }}"
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from members_factory import write_members
 from oracle import expected
-from support import BIN, ROOT, run_cli
+from support import BIN, ROOT, copy_project, run_cli
 
 from spotify_audiences.project import resolve_project
 
@@ -30,10 +30,7 @@ def custom_project(tmp_path_factory):
     """A copy of the project with another profile name and the marts in a custom schema."""
     root = tmp_path_factory.mktemp("custom-project")
     project = root / "project"
-    project.mkdir()
-    for name in ("models", "macros", "python_udfs"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "tests" / "dbt", project / "tests" / "dbt")
+    copy_project(project)
     config = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
     config["profile"] = PROFILE
     config["models"]["spotify_audiences"]["marts"]["+schema"] = "marts"

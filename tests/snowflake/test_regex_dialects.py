@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from snowflake_helpers import dbt_on_fakesnow
-from support import ROOT, dbt_command
+from support import compile_inline
 
 REG_EXTENDED = 1
 REG_NOSUB = 8
@@ -123,20 +123,9 @@ def _brackets_with_backslash(pattern: str) -> list[str]:
 
 
 def _compile_inline(sql: str, workdir: Path, *, fakesnow=None) -> str:
-    import os
-    import subprocess
-
-    if fakesnow is not None:
-        result = dbt_on_fakesnow(fakesnow, workdir, "compile", "--quiet", "--inline", sql)
-    else:
-        result = subprocess.run(
-            dbt_command("compile", workdir, "--quiet", "--inline", sql, target="local"),
-            cwd=ROOT,
-            env={**os.environ, "SPOTIFY_AUDIENCES_DUCKDB": str(workdir / "compile.duckdb")},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    if fakesnow is None:
+        return compile_inline(sql, workdir)
+    result = dbt_on_fakesnow(fakesnow, workdir, "compile", "--quiet", "--inline", sql)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout.strip()
 
